@@ -1,0 +1,268 @@
+//! Settings, read from the environment or built in code.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::{Error, Result};
+
+/// How a service listens and what it accepts.
+///
+/// [`Config::from_env`] reads these variables; each has a default:
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `EVENTLY_HTTP_ADDR` | `127.0.0.1:8080` | address of the HTTP listener (port `0` picks a free one) |
+/// | `EVENTLY_HTTP_BODY_LIMIT` | `2MiB` | largest request body; larger ones get 413 |
+/// | `EVENTLY_HTTP_HEADER_LIMIT` | `16KiB` | largest request head (at least `8KiB`); larger ones get 431 |
+/// | `EVENTLY_HTTP_MAX_HEADERS` | `100` | most header fields in a request; more get 431 |
+/// | `EVENTLY_HTTP_HEADER_TIMEOUT` | `10s` | time a client has to send its request head |
+/// | `EVENTLY_SHUTDOWN_TIMEOUT` | `30s` | time in-flight work gets to finish on shutdown |
+/// | `RUST_LOG` | `info` | log filter, in `tracing-subscriber`'s `EnvFilter` syntax |
+///
+/// Sizes are bytes, or a number with `KiB`, `MiB` or `GiB`. Durations are a
+/// number with `ms`, `s` or `m`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) http_addr: SocketAddr,
+    pub(crate) body_limit: usize,
+    pub(crate) header_limit: usize,
+    pub(crate) max_headers: usize,
+    pub(crate) header_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) log_filter: String,
+}
+
+/// hyper refuses a read buffer smaller than this.
+const MIN_HEADER_LIMIT: usize = 8 * 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 2 * 1024 * 1024,
+            header_limit: 16 * 1024,
+            max_headers: 100,
+            header_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(30),
+            log_filter: "info".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the environment.
+    ///
+    /// # Errors
+    ///
+    /// Fails with every invalid variable at once, each named with its reason.
+    pub fn from_env() -> Result<Self> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut config = Config::default();
+        let mut problems = Vec::new();
+        let mut read = |name: &str, apply: &mut dyn FnMut(&str) -> Result<(), String>| {
+            if let Some(value) = var(name) {
+                if let Err(reason) = apply(value.trim()) {
+                    problems.push(format!("{name}: {reason}"));
+                }
+            }
+        };
+        read("EVENTLY_HTTP_ADDR", &mut |v| {
+            config.http_addr = v
+                .parse()
+                .map_err(|_| format!("expected an address such as 127.0.0.1:8080, found {v:?}"))?;
+            Ok(())
+        });
+        read("EVENTLY_HTTP_BODY_LIMIT", &mut |v| {
+            config.body_limit = parse_size(v)?;
+            Ok(())
+        });
+        read("EVENTLY_HTTP_HEADER_LIMIT", &mut |v| {
+            let size = parse_size(v)?;
+            if size < MIN_HEADER_LIMIT {
+                return Err(format!("must be at least 8KiB, found {v:?}"));
+            }
+            config.header_limit = size;
+            Ok(())
+        });
+        read("EVENTLY_HTTP_MAX_HEADERS", &mut |v| {
+            config.max_headers = match v.parse() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(format!("expected a positive number, found {v:?}")),
+            };
+            Ok(())
+        });
+        read("EVENTLY_HTTP_HEADER_TIMEOUT", &mut |v| {
+            config.header_timeout = parse_duration(v)?;
+            Ok(())
+        });
+        read("EVENTLY_SHUTDOWN_TIMEOUT", &mut |v| {
+            config.shutdown_timeout = parse_duration(v)?;
+            Ok(())
+        });
+        read("RUST_LOG", &mut |v| {
+            tracing_subscriber::EnvFilter::try_new(v).map_err(|e| e.to_string())?;
+            config.log_filter = v.to_owned();
+            Ok(())
+        });
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(Error::config(problems))
+        }
+    }
+
+    /// Sets the address of the HTTP listener.
+    pub fn http_addr(mut self, addr: SocketAddr) -> Self {
+        self.http_addr = addr;
+        self
+    }
+
+    /// Sets the largest request body accepted, in bytes.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Sets the largest request head accepted, in bytes.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `bytes` is under 8 KiB, the smallest head buffer hyper
+    /// accepts.
+    #[track_caller]
+    pub fn header_limit(mut self, bytes: usize) -> Self {
+        assert!(
+            bytes >= MIN_HEADER_LIMIT,
+            "the header limit must be at least 8 KiB"
+        );
+        self.header_limit = bytes;
+        self
+    }
+
+    /// Sets the most header fields a request may carry.
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// Sets how long a client has to send its request head.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// Sets how long in-flight work gets to finish on shutdown.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets the log filter, in `RUST_LOG` syntax.
+    pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
+        self.log_filter = filter.into();
+        self
+    }
+
+    /// The address of the HTTP listener.
+    pub fn addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+}
+
+fn parse_size(value: &str) -> Result<usize, String> {
+    let invalid = || format!("expected a size such as 65536, 64KiB or 2MiB, found {value:?}");
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: usize = number.parse().map_err(|_| invalid())?;
+    let scale = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(invalid()),
+    };
+    number.checked_mul(scale).ok_or_else(invalid)
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let invalid = || format!("expected a duration such as 500ms, 10s or 2m, found {value:?}");
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let config = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.body_limit, 2 << 20);
+    }
+
+    #[test]
+    fn settings_are_read() {
+        let config = Config::from_vars(vars(&[
+            ("EVENTLY_HTTP_ADDR", "0.0.0.0:9000"),
+            ("EVENTLY_HTTP_BODY_LIMIT", "64KiB"),
+            ("EVENTLY_HTTP_HEADER_TIMEOUT", "500ms"),
+            ("EVENTLY_SHUTDOWN_TIMEOUT", "2m"),
+        ]))
+        .unwrap();
+        assert_eq!(config.http_addr.port(), 9000);
+        assert_eq!(config.body_limit, 65536);
+        assert_eq!(config.header_timeout, Duration::from_millis(500));
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn every_invalid_setting_is_reported_at_once() {
+        let error = Config::from_vars(vars(&[
+            ("EVENTLY_HTTP_ADDR", "localhost"),
+            ("EVENTLY_HTTP_BODY_LIMIT", "lots"),
+            ("EVENTLY_HTTP_HEADER_LIMIT", "1KiB"),
+            ("EVENTLY_HTTP_HEADER_TIMEOUT", "10"),
+            ("RUST_LOG", "evently=loud"),
+        ]))
+        .unwrap_err();
+        assert!(error.is_config());
+        let message = error.to_string();
+        for name in [
+            "EVENTLY_HTTP_ADDR",
+            "EVENTLY_HTTP_BODY_LIMIT",
+            "EVENTLY_HTTP_HEADER_LIMIT",
+            "EVENTLY_HTTP_HEADER_TIMEOUT",
+            "RUST_LOG",
+        ] {
+            assert!(message.contains(name), "{name} missing from: {message}");
+        }
+    }
+}

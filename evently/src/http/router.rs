@@ -1,0 +1,286 @@
+//! Finding the handler of a request: path through `matchit`, then method.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, StatusCode};
+use http_body::Body as _;
+
+use super::handler::{BoxedHandler, ResponseFuture};
+use super::{Body, IntoResponse, Problem, RequestBody, RequestParts, Response};
+use crate::topology::{Binding, Protocol};
+
+pub(crate) struct Router {
+    paths: matchit::Router<Endpoint>,
+    body_limit: usize,
+}
+
+/// Every binding on one path template.
+struct Endpoint {
+    routes: Vec<Route>,
+    /// The `Allow` header: the bound methods, plus `HEAD` and `OPTIONS`.
+    allow: HeaderValue,
+    rest: bool,
+}
+
+struct Route {
+    method: Method,
+    handler: BoxedHandler,
+    binding: &'static Binding,
+    params: Vec<&'static str>,
+}
+
+impl Router {
+    /// Builds the router, reporting every route `matchit` refuses at once.
+    pub(crate) fn new(
+        routes: Vec<(&'static Binding, BoxedHandler)>,
+        body_limit: usize,
+    ) -> Result<Self, Vec<String>> {
+        let mut by_path: HashMap<&'static str, Vec<Route>> = HashMap::new();
+        let mut order = Vec::new();
+        for (binding, handler) in routes {
+            let method = Method::from_bytes(binding.method().as_bytes())
+                .expect("the macro only emits known methods");
+            let params = param_names(binding.path());
+            let entry = by_path.entry(binding.path()).or_insert_with(|| {
+                order.push(binding.path());
+                Vec::new()
+            });
+            entry.push(Route {
+                method,
+                handler,
+                binding,
+                params,
+            });
+        }
+        let mut paths = matchit::Router::new();
+        let mut problems = Vec::new();
+        for path in order {
+            let routes = by_path.remove(path).unwrap_or_default();
+            let mut allow: Vec<&str> = routes.iter().map(|r| r.method.as_str()).collect();
+            for implied in ["HEAD", "OPTIONS"] {
+                let implied_by_get = implied == "HEAD" && allow.contains(&"GET");
+                if (implied_by_get || implied == "OPTIONS") && !allow.contains(&implied) {
+                    allow.push(implied);
+                }
+            }
+            let endpoint = Endpoint {
+                rest: routes
+                    .iter()
+                    .any(|r| r.binding.protocol() == Protocol::Rest),
+                allow: HeaderValue::from_str(&allow.join(", ")).expect("method names are ASCII"),
+                routes,
+            };
+            if let Err(error) = paths.insert(path, endpoint) {
+                problems.push(format!("route \"{path}\": {error}"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Router { paths, body_limit })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub(crate) fn dispatch(&self, req: Request<RequestBody>) -> HttpFuture {
+        let (head, body) = req.into_parts();
+        let Ok(matched) = self.paths.at(head.uri.path()) else {
+            return HttpFuture::ready(not_found(&head.headers));
+        };
+        let endpoint = matched.value;
+        let mut values = Vec::with_capacity(matched.params.len());
+        for (_, raw) in matched.params.iter() {
+            match percent_encoding::percent_decode_str(raw).decode_utf8() {
+                Ok(value) => values.push(value.into_owned()),
+                Err(_) => {
+                    let problem = Problem::bad_request("a path parameter is not valid UTF-8");
+                    return HttpFuture::ready(problem.into_response_for(endpoint.rest));
+                }
+            }
+        }
+
+        // HEAD is answered by GET when it has no handler of its own; the body
+        // is dropped on the way out.
+        let find = |method: &Method| endpoint.routes.iter().find(|r| r.method == method);
+        let (route, head_only) = match find(&head.method) {
+            Some(route) => (route, false),
+            None if head.method == Method::HEAD => match find(&Method::GET) {
+                Some(route) => (route, true),
+                None => return HttpFuture::ready(not_allowed(endpoint)),
+            },
+            None if head.method == Method::OPTIONS => {
+                let mut response = StatusCode::NO_CONTENT.into_response();
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, endpoint.allow.clone());
+                return HttpFuture::ready(response);
+            }
+            None => return HttpFuture::ready(not_allowed(endpoint)),
+        };
+
+        let binding = route.binding;
+        let rest = binding.protocol() == Protocol::Rest;
+        let span = tracing::debug_span!(
+            "request",
+            method = %head.method,
+            route = binding.path(),
+            handler = binding.handler(),
+        );
+        let params = route.params.iter().copied().zip(values).collect();
+        let parts = RequestParts {
+            head,
+            body: Some(body),
+            params,
+            body_limit: self.body_limit,
+        };
+        let future = span.in_scope(|| (route.handler)(parts, rest));
+        HttpFuture {
+            state: State::Running {
+                future,
+                binding,
+                rest,
+                head_only,
+                span,
+            },
+        }
+    }
+}
+
+fn param_names(path: &'static str) -> Vec<&'static str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| name.trim_start_matches('*'))
+        .collect()
+}
+
+fn wants_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"))
+}
+
+fn not_found(headers: &http::HeaderMap) -> Response {
+    Problem::not_found("no route matches this path").into_response_for(wants_json(headers))
+}
+
+fn not_allowed(endpoint: &Endpoint) -> Response {
+    let allowed = endpoint.allow.to_str().unwrap_or_default();
+    let problem = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("this path answers {allowed}"),
+    );
+    let mut response = problem.into_response_for(endpoint.rest);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, endpoint.allow.clone());
+    response
+}
+
+/// The response to one request: ready at once, a handler running, or a
+/// `tower` layer's future.
+pub struct HttpFuture {
+    state: State,
+}
+
+enum State {
+    Ready(Option<Response>),
+    Running {
+        future: ResponseFuture,
+        binding: &'static Binding,
+        rest: bool,
+        head_only: bool,
+        span: tracing::Span,
+    },
+    Layered(ResponseFuture),
+}
+
+impl HttpFuture {
+    fn ready(response: Response) -> Self {
+        HttpFuture {
+            state: State::Ready(Some(response)),
+        }
+    }
+
+    pub(crate) fn layered(future: ResponseFuture) -> Self {
+        HttpFuture {
+            state: State::Layered(future),
+        }
+    }
+}
+
+impl Future for HttpFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().state {
+            State::Ready(response) => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+            State::Layered(future) => future.as_mut().poll(cx).map(Ok),
+            State::Running {
+                future,
+                binding,
+                rest,
+                head_only,
+                span,
+            } => {
+                let _entered = span.enter();
+                // A panic in a handler fails its request, not the connection
+                // or the server.
+                let polled =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
+                match polled {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(response)) if *head_only => {
+                        Poll::Ready(Ok(strip_body(response)))
+                    }
+                    Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+                    Err(panic) => {
+                        let message = panic
+                            .downcast_ref::<&str>()
+                            .copied()
+                            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                            .unwrap_or("(no message)");
+                        tracing::error!(
+                            method = binding.method(),
+                            route = binding.path(),
+                            handler = binding.handler(),
+                            panic = message,
+                            "handler panicked"
+                        );
+                        let problem = Problem::internal("the handler failed");
+                        Poll::Ready(Ok(problem.into_response_for(*rest)))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A HEAD response keeps the GET response's headers, length included.
+fn strip_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = body.size_hint().exact() {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, Body::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::param_names;
+
+    #[test]
+    fn parameter_names_in_path_order() {
+        assert_eq!(param_names("/a/{x}/b/{*rest}"), ["x", "rest"]);
+        assert!(param_names("/plain").is_empty());
+    }
+}
