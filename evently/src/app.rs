@@ -103,11 +103,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             .await
             .map_err(|e| Error::bind(addr, e))?;
         let addr = listener.local_addr().map_err(|e| Error::bind(addr, e))?;
-        tracing::info!(
-            addr = %addr,
-            topology = %self.topology,
-            "evently listening on http://{addr}"
-        );
+        tracing::info!(topology = %self.topology, "evently listening on http://{addr}");
 
         let (trigger, triggered) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::http::server::serve(
