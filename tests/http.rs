@@ -154,7 +154,10 @@ fn client() -> reqwest::Client {
 
 async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let document: serde_json::Value = response.json().await.unwrap();
     assert_eq!(document["status"], status);
     document
@@ -165,11 +168,17 @@ async fn html_page() {
     let (running, base) = start().await;
     let response = client().get(format!("{base}/hello")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
     assert!(response.text().await.unwrap().contains("Hello World"));
 
     let response = client().get(format!("{base}/text")).send().await.unwrap();
-    assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
     assert_eq!(response.text().await.unwrap(), "plain text");
     running.shutdown().await;
 }
@@ -188,7 +197,11 @@ async fn json_in_json_out() {
     let reply: HelloReply = response.json().await.unwrap();
     assert_eq!(reply.message, "Hello Ada");
 
-    let response = client().get(format!("{base}/api/hello/Ada%20Lovelace")).send().await.unwrap();
+    let response = client()
+        .get(format!("{base}/api/hello/Ada%20Lovelace"))
+        .send()
+        .await
+        .unwrap();
     let reply: HelloReply = response.json().await.unwrap();
     assert_eq!(reply.message, "Hello Ada Lovelace");
     running.shutdown().await;
@@ -200,13 +213,40 @@ async fn path_query_header_and_state_extractors() {
     let client = client();
     let get = |path: &str| client.get(format!("{base}{path}")).send();
 
-    assert_eq!(get("/api/items/21").await.unwrap().text().await.unwrap(), "42");
-    assert_eq!(get("/api/pairs/a/7").await.unwrap().text().await.unwrap(), "a:7");
-    assert_eq!(get("/api/search?q=rust&limit=3").await.unwrap().text().await.unwrap(), "rust 3");
-    assert_eq!(get("/api/search?q=rust").await.unwrap().text().await.unwrap(), "rust 10");
-    assert_eq!(get("/files/a/b/c.txt").await.unwrap().text().await.unwrap(), "a/b/c.txt");
+    assert_eq!(
+        get("/api/items/21").await.unwrap().text().await.unwrap(),
+        "42"
+    );
+    assert_eq!(
+        get("/api/pairs/a/7").await.unwrap().text().await.unwrap(),
+        "a:7"
+    );
+    assert_eq!(
+        get("/api/search?q=rust&limit=3")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "rust 3"
+    );
+    assert_eq!(
+        get("/api/search?q=rust")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "rust 10"
+    );
+    assert_eq!(
+        get("/files/a/b/c.txt").await.unwrap().text().await.unwrap(),
+        "a/b/c.txt"
+    );
 
-    let traced = client.get(format!("{base}/api/headers")).header("x-trace", "t-1");
+    let traced = client
+        .get(format!("{base}/api/headers"))
+        .header("x-trace", "t-1");
     assert_eq!(traced.send().await.unwrap().text().await.unwrap(), "t-1");
 
     assert_eq!(get("/api/visits").await.unwrap().text().await.unwrap(), "1");
@@ -218,9 +258,18 @@ async fn path_query_header_and_state_extractors() {
 async fn every_method_and_status_responses() {
     let (running, base) = start().await;
     let client = client();
-    for method in [reqwest::Method::PUT, reqwest::Method::PATCH, reqwest::Method::DELETE] {
-        let response = client.request(method.clone(), format!("{base}/api/things/5")).send();
-        assert_eq!(response.await.unwrap().text().await.unwrap(), format!("{method} 5"));
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::PATCH,
+        reqwest::Method::DELETE,
+    ] {
+        let response = client
+            .request(method.clone(), format!("{base}/api/things/5"))
+            .send();
+        assert_eq!(
+            response.await.unwrap().text().await.unwrap(),
+            format!("{method} 5")
+        );
     }
 
     let response = client
@@ -232,7 +281,11 @@ async fn every_method_and_status_responses() {
     assert_eq!(response.status(), 201);
     assert_eq!(response.text().await.unwrap(), r#"{"id":1}"#);
 
-    let response = client.get(format!("{base}/api/missing")).send().await.unwrap();
+    let response = client
+        .get(format!("{base}/api/missing"))
+        .send()
+        .await
+        .unwrap();
     let document = problem(response, 404).await;
     assert_eq!(document["detail"], "no such thing");
     running.shutdown().await;
@@ -260,11 +313,23 @@ async fn bad_json_gets_400_415_and_422() {
     let client = client();
     let url = format!("{base}/api/hello");
 
-    let malformed = client.post(&url).header("content-type", "application/json").body("{\"name\"");
+    let malformed = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"name\"");
     let document = problem(malformed.send().await.unwrap(), 400).await;
-    assert!(document["detail"].as_str().unwrap().contains("malformed JSON"), "{document}");
+    assert!(
+        document["detail"]
+            .as_str()
+            .unwrap()
+            .contains("malformed JSON"),
+        "{document}"
+    );
 
-    let wrong_type = client.post(&url).header("content-type", "text/plain").body("{}");
+    let wrong_type = client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("{}");
     problem(wrong_type.send().await.unwrap(), 415).await;
 
     let no_type = client.post(&url).body(r#"{"name": "Ada"}"#);
@@ -284,14 +349,26 @@ async fn bad_json_gets_400_415_and_422() {
 async fn bad_path_and_query_values_get_400() {
     let (running, base) = start().await;
     let client = client();
-    let response = client.get(format!("{base}/api/items/seven")).send().await.unwrap();
+    let response = client
+        .get(format!("{base}/api/items/seven"))
+        .send()
+        .await
+        .unwrap();
     let document = problem(response, 400).await;
     assert_eq!(document["field"], "id");
 
-    let response = client.get(format!("{base}/api/pairs/a/300")).send().await.unwrap();
+    let response = client
+        .get(format!("{base}/api/pairs/a/300"))
+        .send()
+        .await
+        .unwrap();
     problem(response, 400).await;
 
-    let response = client.get(format!("{base}/api/search?limit=3")).send().await.unwrap();
+    let response = client
+        .get(format!("{base}/api/search?limit=3"))
+        .send()
+        .await
+        .unwrap();
     problem(response, 400).await;
     running.shutdown().await;
 }
@@ -302,7 +379,10 @@ async fn unknown_routes_get_404_and_wrong_methods_405() {
     let client = client();
     let response = client.get(format!("{base}/nowhere")).send().await.unwrap();
     assert_eq!(response.status(), 404);
-    assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
 
     let response = client
         .get(format!("{base}/nowhere"))
@@ -312,7 +392,11 @@ async fn unknown_routes_get_404_and_wrong_methods_405() {
         .unwrap();
     problem(response, 404).await;
 
-    let response = client.delete(format!("{base}/api/hello")).send().await.unwrap();
+    let response = client
+        .delete(format!("{base}/api/hello"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["allow"], "POST, OPTIONS");
     problem(response, 405).await;
 
@@ -346,7 +430,12 @@ async fn bodies_over_the_limit_get_413() {
         .unwrap();
     assert_eq!(response.status(), 413);
 
-    let response = client.post(format!("{base}/echo")).body("small").send().await.unwrap();
+    let response = client
+        .post(format!("{base}/echo"))
+        .body("small")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.text().await.unwrap(), "small");
     running.shutdown().await;
 }
@@ -362,7 +451,9 @@ fn futures_chunks(
 /// going quiet.
 fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream.write_all(request).unwrap();
     let mut answer = Vec::new();
     let mut buffer = [0; 4096];
@@ -385,7 +476,10 @@ async fn oversized_heads_get_431() {
     let (running, _) = start().await;
     let addr = running.local_addr();
 
-    let long_header = format!("GET /hello HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n", "a".repeat(20_000));
+    let long_header = format!(
+        "GET /hello HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
     let answer = tokio::task::spawn_blocking(move || raw_exchange(addr, long_header.as_bytes()));
     assert!(answer.await.unwrap().starts_with("HTTP/1.1 431"));
 
@@ -403,7 +497,8 @@ async fn oversized_heads_get_431() {
 async fn malformed_requests_get_400() {
     let (running, _) = start().await;
     let addr = running.local_addr();
-    let answer = tokio::task::spawn_blocking(move || raw_exchange(addr, b"NOT HTTP AT ALL\r\n\r\n"));
+    let answer =
+        tokio::task::spawn_blocking(move || raw_exchange(addr, b"NOT HTTP AT ALL\r\n\r\n"));
     assert!(answer.await.unwrap().starts_with("HTTP/1.1 400"));
     running.shutdown().await;
 }
@@ -414,19 +509,36 @@ async fn a_slow_head_is_cut_off() {
     let addr = running.local_addr();
     let closed = tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        stream.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n").unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n")
+            .unwrap();
         // Never finish the head: the server must give up on its own.
         let mut answer = Vec::new();
         let result = stream.read_to_end(&mut answer);
-        (result.is_ok(), String::from_utf8_lossy(&answer).into_owned())
+        (
+            result.is_ok(),
+            String::from_utf8_lossy(&answer).into_owned(),
+        )
     });
     let (ended, answer) = closed.await.unwrap();
-    assert!(ended, "the server kept the connection open past the head timeout");
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        ended,
+        "the server kept the connection open past the head timeout"
+    );
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
 
     // The server still serves.
-    let response = client().get(format!("http://{addr}/text")).send().await.unwrap();
+    let response = client()
+        .get(format!("http://{addr}/text"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     running.shutdown().await;
 }
@@ -447,7 +559,10 @@ async fn a_panicking_handler_gets_500_and_the_server_goes_on() {
 #[tokio::test]
 async fn http2_with_prior_knowledge() {
     let (running, base) = start().await;
-    let client = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
     let response = client
         .post(format!("{base}/api/hello"))
         .json(&serde_json::json!({"name": "Ada"}))
@@ -469,7 +584,9 @@ async fn keep_alive_reuses_one_connection() {
     let addr = running.local_addr();
     let answers = tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let request = b"GET /text HTTP/1.1\r\nhost: x\r\n\r\n";
         let mut answers = 0;
         for _ in 0..3 {
@@ -494,7 +611,10 @@ async fn shutdown_finishes_requests_in_flight() {
     tokio::time::sleep(Duration::from_millis(150)).await;
 
     running.shutdown().await;
-    let response = in_flight.await.unwrap().expect("the request in flight was answered");
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight was answered");
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "finally");
 
@@ -506,12 +626,12 @@ async fn shutdown_finishes_requests_in_flight() {
 async fn tower_layers_wrap_the_service() {
     use tower_http::set_header::SetResponseHeaderLayer;
 
-    let app = App::with_config(config(), Visits::default()).unwrap().layer(
-        SetResponseHeaderLayer::overriding(
+    let app = App::with_config(config(), Visits::default())
+        .unwrap()
+        .layer(SetResponseHeaderLayer::overriding(
             evently::http::header::HeaderName::from_static("x-layer"),
             evently::http::header::HeaderValue::from_static("yes"),
-        ),
-    );
+        ));
     let running = app.start().await.unwrap();
     let response = client()
         .get(format!("http://{}/api/items/1", running.local_addr()))
@@ -535,11 +655,18 @@ fn the_topology_is_described() {
 
 #[test]
 fn a_busy_address_is_a_bind_error() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let (running, _) = start().await;
         let taken = config().http_addr(running.local_addr());
-        let error = App::with_config(taken, Visits::default()).unwrap().start().await.unwrap_err();
+        let error = App::with_config(taken, Visits::default())
+            .unwrap()
+            .start()
+            .await
+            .unwrap_err();
         assert!(error.is_bind(), "{error}");
         running.shutdown().await;
     });

@@ -19,7 +19,11 @@ fn tour_binary() -> PathBuf {
 /// from the startup line.
 fn start_tour() -> (Child, String) {
     let binary = tour_binary();
-    assert!(binary.exists(), "{} is missing: run `cargo build --examples`", binary.display());
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --examples`",
+        binary.display()
+    );
     let mut child = Command::new(binary)
         .env("EVENTLY_HTTP_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
@@ -58,10 +62,17 @@ async fn the_tour_answers_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(reply.text().await.unwrap(), r#"{"message":"Hello Ada"}"#);
 
-    let reply = client.get(format!("{base}/api/hello/Ada")).send().await.unwrap();
+    let reply = client
+        .get(format!("{base}/api/hello/Ada"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reply.text().await.unwrap(), r#"{"message":"Hello Ada"}"#);
 
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     assert!(status.unwrap().success());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let exit = loop {
