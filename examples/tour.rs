@@ -5,7 +5,12 @@
 //! curl localhost:8080/hello
 //! curl -H 'content-type: application/json' -d '{"name": "Ada"}' localhost:8080/api/hello
 //! curl localhost:8080/api/hello/Ada
+//! curl -H 'content-type: application/json' -d '{"item": "tea", "quantity": 2}' \
+//!     localhost:8080/api/orders
 //! ```
+//!
+//! The broker is the in-process `memory://` one unless `EVENTLY_AMQP_URL`
+//! names a RabbitMQ, such as `amqp://guest:guest@127.0.0.1:5672/%2f`.
 
 use evently::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,6 +19,13 @@ evently! {
     http GET "/hello" => hello_page;
     rest POST "/api/hello" => hello;
     rest GET "/api/hello/{name}" => hello_by_name;
+    rest POST "/api/orders" + amqp produce "orders" => place_order;
+
+    amqp consume "first-queue"
+        + produce "second-queue" instantly as received
+        + produce "second-queue" once_finished as processed
+        => relay;
+    amqp consume "hello" => log_hello;
 }
 
 #[derive(Deserialize)]
@@ -42,6 +54,40 @@ fn greet(name: &str) -> Json<HelloReply> {
     Json(HelloReply {
         message: format!("Hello {name}"),
     })
+}
+
+#[derive(Serialize, Deserialize)]
+struct Order {
+    item: String,
+    quantity: u32,
+}
+
+/// Accepts the order; it is published to `orders` before the 202 goes out.
+async fn place_order(Json(order): Json<Order>, orders: Producer) -> Result<StatusCode, Problem> {
+    orders
+        .send(&order)
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Tells `second-queue` at once that a message arrived, and once more
+/// after it was handled.
+async fn relay(
+    message: serde_json::Value,
+    received: Producer,
+    processed: Producer,
+) -> Result<(), evently::amqp::ProduceError> {
+    received
+        .send(&serde_json::json!({ "received": &message }))
+        .await?;
+    processed
+        .send(&serde_json::json!({ "processed": message }))
+        .await
+}
+
+async fn log_hello(message: serde_json::Value) {
+    tracing::info!(%message, "hello");
 }
 
 #[tokio::main]

@@ -39,7 +39,10 @@ fn start_tour() -> (Child, String) {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address in the startup line: {line}"))
         .to_owned();
-    assert!(line.contains("1 http route, 2 rest routes"), "{line}");
+    assert!(
+        line.contains("1 http route, 3 rest routes, 2 amqp consumers, 3 producers"),
+        "{line}"
+    );
     // Keep draining the logs so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, addr)

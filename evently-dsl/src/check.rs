@@ -7,43 +7,78 @@ use proc_macro2::Span;
 use quote::ToTokens;
 
 use crate::ctxt::Ctxt;
-use crate::parse::{Binding, Block, Entry, ResourceKind};
+use crate::parse::{AmqpSource, Binding, Block, Entry, ResourceKind};
 
 pub(crate) fn block(block: &Block, cx: &mut Ctxt) {
     protocols_served(block, cx);
     route_conflicts(block, cx);
+    queue_conflicts(block, cx);
     operation_conflicts(block, cx);
     resource_names(block, cx);
     state_types(block, cx);
 }
 
 /// The grammar covers every protocol of the design, but this version of
-/// evently serves HTTP and REST only. A binding that names another protocol
-/// must not compile into a service that silently ignores it.
+/// evently serves `http`, `rest` and `amqp consume` entries, with `produce`
+/// resources. A binding that names anything else must not compile into a
+/// service that silently ignores it.
 fn protocols_served(block: &Block, cx: &mut Ctxt) {
     for binding in &block.bindings {
         let protocol = match &binding.entry {
             Entry::Http(_) => None,
+            Entry::Amqp {
+                source: AmqpSource::Consume { .. },
+                ..
+            } => None,
+            Entry::Amqp { .. } => Some("amqp subscribe"),
             Entry::Ws { .. } => Some("ws"),
             Entry::Soap { .. } => Some("soap"),
             Entry::Grpc { .. } => Some("grpc"),
-            Entry::Amqp { .. } => Some("amqp"),
         };
         if let Some(protocol) = protocol {
             cx.error(
                 binding.entry.span(),
                 format!(
                     "`{protocol}` entries are not served by this version of evently; \
-                     it serves `http` and `rest` entries"
+                     it serves `http`, `rest` and `amqp consume` entries"
                 ),
             );
         }
         for resource in &binding.resources {
+            if let ResourceKind::Source(_) = resource.kind {
+                cx.error(
+                    resource.span,
+                    "`consume` and `subscribe` resources are not served by this version of \
+                     evently; a binding's resources are `produce` resources",
+                );
+            }
+        }
+    }
+}
+
+/// Two bindings consuming one queue would compete for its messages inside
+/// one service, which is never what the block means.
+fn queue_conflicts(block: &Block, cx: &mut Ctxt) {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    for binding in &block.bindings {
+        let Entry::Amqp {
+            source: AmqpSource::Consume { queue, .. },
+            ..
+        } = &binding.entry
+        else {
+            continue;
+        };
+        if let Some(first) = seen.get(&queue.value()) {
             cx.error(
-                resource.span,
-                "AMQP resources (`produce`, `consume`, `subscribe`) are not served by this \
-                 version of evently; a binding has no `+` resources yet",
+                queue.span(),
+                format!("queue \"{}\" is consumed twice", queue.value()),
             );
+            cx.error(
+                *first,
+                format!("queue \"{}\" first consumed here", queue.value()),
+            );
+        } else {
+            seen.insert(queue.value(), queue.span());
         }
     }
 }

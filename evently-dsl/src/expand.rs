@@ -8,7 +8,11 @@
 use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
-use crate::parse::{Block, Entry, Flavor};
+use syn::LitStr;
+
+use crate::parse::{
+    AmqpSource, Block, Entry, ExchangeRef, Flavor, ProduceTarget, Resource, ResourceKind,
+};
 
 pub(crate) fn app(block: &Block) -> TokenStream {
     let tys: Vec<_> = block.states.iter().map(|s| &s.ty).collect();
@@ -19,12 +23,33 @@ pub(crate) fn app(block: &Block) -> TokenStream {
 
     let bindings = block.bindings.iter().map(|binding| {
         let handler = handler_name(&binding.handler);
+        let resources = binding.resources.iter().map(resource);
+        let resources = quote!(&[ #( #resources ),* ]);
         match &binding.entry {
             Entry::Http(http) => {
                 let rest = http.flavor == Flavor::Rest;
                 let method = &http.method.name;
                 let path = &http.path.value;
-                quote!(::evently::__private::http_binding(#rest, #method, #path, #handler))
+                quote! {
+                    ::evently::__private::http_binding(#rest, #method, #path, #resources, #handler)
+                }
+            }
+            Entry::Amqp {
+                source:
+                    AmqpSource::Consume {
+                        queue,
+                        exchange,
+                        prefetch,
+                    },
+                ..
+            } => {
+                let exchange = option(exchange.as_ref().map(exchange_binding));
+                let prefetch = option(prefetch.as_ref().map(ToTokens::to_token_stream));
+                quote! {
+                    ::evently::__private::consume_binding(
+                        #queue, #exchange, #prefetch, #resources, #handler,
+                    )
+                }
             }
             _ => unreachable!("check rejects entries that are not served"),
         }
@@ -32,10 +57,15 @@ pub(crate) fn app(block: &Block) -> TokenStream {
 
     let routes = block.bindings.iter().enumerate().map(|(index, binding)| {
         let handler = &binding.handler;
+        let producers = binding.resources.len();
+        let check = match &binding.entry {
+            Entry::Http(_) => quote!(http_handler),
+            _ => quote!(amqp_handler),
+        };
         // The span of the handler's name carries the error when the handler
         // does not fit its binding.
         let boxed = quote_spanned! {binding.handler_span()=>
-            ::evently::__private::http_handler::<_, _, __EventlyState>(#handler)
+            ::evently::__private::#check::<_, _, __EventlyState, #producers>(#handler)
         };
         quote!(routes.add(#index, #boxed);)
     });
@@ -195,6 +225,42 @@ pub(crate) fn stub(block: &Block) -> TokenStream {
                 ::core::unreachable!()
             }
         }
+    }
+}
+
+fn resource(resource: &Resource) -> TokenStream {
+    let ResourceKind::Produce {
+        target,
+        instantly,
+        name,
+    } = &resource.kind
+    else {
+        unreachable!("check rejects resources that are not served");
+    };
+    let name = option(name.as_ref().map(|n| n.to_string().to_token_stream()));
+    let (queue, exchange) = match target {
+        ProduceTarget::Queue(queue) => (quote!(::core::option::Option::Some(#queue)), option(None)),
+        ProduceTarget::Exchange(exchange) => {
+            (option(None), option(Some(exchange_binding(exchange))))
+        }
+    };
+    quote!(::evently::__private::produce(#name, #queue, #exchange, #instantly))
+}
+
+fn exchange_binding(exchange: &ExchangeRef) -> TokenStream {
+    let name = &exchange.name;
+    let kind = exchange.kind;
+    let key = exchange
+        .key
+        .as_ref()
+        .map_or_else(String::new, LitStr::value);
+    quote!(::evently::__private::exchange(#name, #kind, #key))
+}
+
+fn option(value: Option<TokenStream>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
     }
 }
 

@@ -19,3 +19,6 @@ syn::custom_keyword!(key);
 syn::custom_keyword!(prefetch);
 syn::custom_keyword!(instantly);
 syn::custom_keyword!(once_finished);
+syn::custom_keyword!(fanout);
+syn::custom_keyword!(topic);
+syn::custom_keyword!(direct);

@@ -91,9 +91,12 @@ pub(crate) enum AmqpSource {
 // The fields of entries and resources that are not served yet are parsed so
 // the grammar is whole; their expansions will read them.
 #[allow(dead_code)]
-/// `exchange "name" (key "routing.key")?`, or the exchange of `subscribe`.
+/// `exchange "name" (fanout | topic | direct)? (key "routing.key")?`, or the
+/// exchange of `subscribe`. Exchanges are `topic` unless the binding says
+/// otherwise.
 pub(crate) struct ExchangeRef {
     pub(crate) name: LitStr,
+    pub(crate) kind: &'static str,
     pub(crate) key: Option<LitStr>,
 }
 
@@ -460,9 +463,10 @@ impl Parse for AmqpSource {
         } else if lookahead.peek(kw::subscribe) {
             input.parse::<kw::subscribe>()?;
             let name = quoted(input, "the exchange name")?;
+            let kind = exchange_kind(input)?;
             let key = routing_key(input)?;
             Ok(AmqpSource::Subscribe {
-                exchange: ExchangeRef { name, key },
+                exchange: ExchangeRef { name, kind, key },
             })
         } else {
             Err(lookahead.error())
@@ -474,8 +478,24 @@ impl Parse for ExchangeRef {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         input.parse::<kw::exchange>()?;
         let name = quoted(input, "the exchange name")?;
+        let kind = exchange_kind(input)?;
         let key = routing_key(input)?;
-        Ok(ExchangeRef { name, key })
+        Ok(ExchangeRef { name, kind, key })
+    }
+}
+
+fn exchange_kind(input: ParseStream<'_>) -> syn::Result<&'static str> {
+    if input.peek(kw::fanout) {
+        input.parse::<kw::fanout>()?;
+        Ok("fanout")
+    } else if input.peek(kw::direct) {
+        input.parse::<kw::direct>()?;
+        Ok("direct")
+    } else {
+        if input.peek(kw::topic) {
+            input.parse::<kw::topic>()?;
+        }
+        Ok("topic")
     }
 }
 

@@ -6,23 +6,34 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
+use crate::amqp::consumer::QueueConsumer;
+use crate::amqp::{BoxedAmqpHandler, Broker, Declarations, ExchangeKind};
 use crate::http::{HttpLayer, HttpService, Router, UnboundHandler};
-use crate::topology::{Binding, Topology};
+use crate::topology::{Binding, Entry, Produce, Topology};
 use crate::{Config, Error, Result};
 
 /// The bindings of a block with their handlers, before state exists.
 #[doc(hidden)]
 pub struct Routes<S> {
     topology: Topology,
-    handlers: Vec<(&'static Binding, UnboundHandler<S>)>,
+    handlers: Vec<(&'static Binding, Handler<S>)>,
 }
 
 /// A handler checked against its binding, its type erased.
 #[doc(hidden)]
-pub struct Handler<S>(pub(crate) UnboundHandler<S>);
+pub struct Handler<S>(pub(crate) HandlerKind<S>);
+
+pub(crate) enum HandlerKind<S> {
+    Http(UnboundHandler<S>),
+    Amqp(UnboundAmqpHandler<S>),
+}
+
+/// An AMQP handler waiting for its state.
+pub(crate) type UnboundAmqpHandler<S> =
+    Box<dyn FnOnce(Arc<S>, &'static [Produce]) -> BoxedAmqpHandler + Send>;
 
 impl<S> Routes<S> {
     #[doc(hidden)]
@@ -37,7 +48,7 @@ impl<S> Routes<S> {
     #[doc(hidden)]
     pub fn add(&mut self, index: usize, handler: Handler<S>) {
         let binding = &self.topology.bindings()[index];
-        self.handlers.push((binding, handler.0));
+        self.handlers.push((binding, handler));
     }
 }
 
@@ -47,6 +58,8 @@ pub struct Runtime<S> {
     config: Arc<Config>,
     service: HttpService,
     topology: Topology,
+    broker: Option<Broker>,
+    consumers: Vec<QueueConsumer>,
     _state: PhantomData<fn() -> S>,
 }
 
@@ -54,17 +67,50 @@ impl<S: Send + Sync + 'static> Runtime<S> {
     #[doc(hidden)]
     pub fn new(config: Config, state: S, routes: Routes<S>) -> Result<Self> {
         crate::telemetry::init(&config.log_filter);
+        let topology = routes.topology;
+        let broker = if topology.uses_broker() {
+            let declarations = declarations(&topology);
+            let broker = Broker::start(&config.amqp_url, config.broker_timeout, declarations, None)
+                .map_err(|e| Error::topology(vec![e]))?;
+            Some(broker)
+        } else {
+            None
+        };
+
         let state = Arc::new(state);
-        let handlers = routes
-            .handlers
-            .into_iter()
-            .map(|(binding, unbound)| (binding, unbound(Arc::clone(&state))))
-            .collect();
-        let router = Router::new(handlers, config.body_limit).map_err(Error::topology)?;
+        let mut http = Vec::new();
+        let mut consumers = Vec::new();
+        for (binding, handler) in routes.handlers {
+            let resources = binding.resources();
+            match (handler.0, binding.entry()) {
+                (HandlerKind::Http(unbound), _) => {
+                    http.push((
+                        binding,
+                        unbound(Arc::clone(&state), resources, broker.clone()),
+                    ));
+                }
+                (HandlerKind::Amqp(unbound), Entry::Consume(consume)) => {
+                    let broker = broker.clone().expect("a consumer implies a broker");
+                    consumers.push(QueueConsumer {
+                        consume,
+                        handler: unbound(Arc::clone(&state), resources),
+                        broker,
+                        prefetch: consume.prefetch().unwrap_or(config.prefetch),
+                        attempts: config.retry_attempts,
+                        retry_delay: config.retry_delay,
+                    });
+                }
+                (HandlerKind::Amqp(_), _) => unreachable!("AMQP handlers are bound to consumers"),
+            }
+        }
+        let router =
+            Router::new(http, config.body_limit, broker.clone()).map_err(Error::topology)?;
         Ok(Runtime {
             config: Arc::new(config),
             service: HttpService::new(router),
-            topology: routes.topology,
+            topology,
+            broker,
+            consumers,
             _state: PhantomData,
         })
     }
@@ -103,34 +149,86 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             .await
             .map_err(|e| Error::bind(addr, e))?;
         let addr = listener.local_addr().map_err(|e| Error::bind(addr, e))?;
-        tracing::info!(topology = %self.topology, "evently listening on http://{addr}");
+        match &self.broker {
+            Some(_) => tracing::info!(
+                topology = %self.topology,
+                broker = %self.config.amqp_url,
+                "evently listening on http://{addr}"
+            ),
+            None => tracing::info!(topology = %self.topology, "evently listening on http://{addr}"),
+        }
 
-        let (trigger, triggered) = oneshot::channel::<()>();
-        let task = tokio::spawn(crate::http::server::serve(
+        let (trigger, triggered) = watch::channel(false);
+        let deadline = self.config.shutdown_timeout;
+        let mut tasks = JoinSet::new();
+        for consumer in self.consumers {
+            tasks.spawn(Arc::new(consumer).run(triggered.clone(), deadline));
+        }
+        let mut http_stop = triggered.clone();
+        tasks.spawn(crate::http::server::serve(
             listener,
             self.service,
             self.config,
             async move {
                 // A dropped `Running` shuts the server down too.
-                let _ = triggered.await;
+                let _ = http_stop.wait_for(|stop| *stop).await;
             },
         ));
         Ok(Running {
             addr,
-            trigger: Some(trigger),
-            task,
+            trigger,
+            tasks,
+            broker: self.broker,
         })
     }
+}
+
+/// What the topology declares on the broker: every queue consumed or
+/// produced to, its dead-letter queue, and the exchanges and bindings.
+fn declarations(topology: &Topology) -> Declarations {
+    let mut declarations = Declarations::default();
+    let kind = |name: &str| match name {
+        "fanout" => ExchangeKind::Fanout,
+        "direct" => ExchangeKind::Direct,
+        _ => ExchangeKind::Topic,
+    };
+    for binding in topology.bindings() {
+        if let Entry::Consume(consume) = binding.entry() {
+            declarations.queue(consume.queue());
+            declarations.queue(&consume.dead_letter_queue());
+            if let Some(exchange) = consume.exchange() {
+                declarations.exchange(exchange.name(), kind(exchange.kind()));
+                declarations.bind(consume.queue(), exchange.name(), exchange.key());
+            }
+        }
+        for produce in binding.resources() {
+            if let Some(queue) = produce.queue() {
+                declarations.queue(queue);
+            }
+            if let Some(exchange) = produce.exchange_binding() {
+                declarations.exchange(exchange.name(), kind(exchange.kind()));
+            }
+        }
+    }
+    declarations
 }
 
 /// A service serving in the background, from `App::start`.
 ///
 /// Dropping it shuts the service down without waiting.
-#[derive(Debug)]
 pub struct Running {
     addr: SocketAddr,
-    trigger: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    trigger: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    broker: Option<Broker>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Running {
@@ -139,14 +237,30 @@ impl Running {
         self.addr
     }
 
-    /// Stops accepting, lets in-flight requests finish within the shutdown
-    /// deadline, and returns once the server has stopped.
+    /// Whether the service can do all its work: with a broker, whether it
+    /// is connected.
+    pub fn is_ready(&self) -> bool {
+        self.broker.as_ref().is_none_or(Broker::is_ready)
+    }
+
+    /// A client of the service's broker, for tests and tools: publish into a
+    /// queue, read what the service produced.
+    pub fn broker(&self) -> Option<crate::amqp::BrokerClient> {
+        self.broker.clone().map(crate::amqp::BrokerClient::new)
+    }
+
+    /// Stops accepting requests and messages, lets the ones in flight finish
+    /// within the shutdown deadline, publishes and acks what they leave, and
+    /// returns once everything has stopped.
     pub async fn shutdown(mut self) {
-        if let Some(trigger) = self.trigger.take() {
-            let _ = trigger.send(());
+        let _ = self.trigger.send(true);
+        while let Some(result) = self.tasks.join_next().await {
+            if let Err(error) = result {
+                tracing::error!(error = %error, "a service task failed");
+            }
         }
-        if let Err(error) = (&mut self.task).await {
-            tracing::error!(error = %error, "the server task failed");
+        if let Some(broker) = &self.broker {
+            broker.close().await;
         }
         tracing::info!("evently stopped");
     }

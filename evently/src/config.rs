@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::amqp::BrokerUrl;
 use crate::{Error, Result};
 
 /// How a service listens and what it accepts.
@@ -17,7 +18,12 @@ use crate::{Error, Result};
 /// | `EVENTLY_HTTP_MAX_HEADERS` | `100` | most header fields in a request; more get 431 |
 /// | `EVENTLY_HTTP_HEADER_TIMEOUT` | `10s` | time a client has to send its request head |
 /// | `EVENTLY_SHUTDOWN_TIMEOUT` | `30s` | time in-flight work gets to finish on shutdown |
-/// | `RUST_LOG` | `info` | log filter, in `tracing-subscriber`'s `EnvFilter` syntax |
+/// | `EVENTLY_AMQP_URL` | `memory://` | the broker: `memory://` (in process) or `amqp://user:password@host:port/vhost` |
+/// | `EVENTLY_AMQP_PREFETCH` | `100` | unacked messages per consumer, and so handlers running at once |
+/// | `EVENTLY_AMQP_RETRY_ATTEMPTS` | `3` | attempts a message gets before it is dead-lettered |
+/// | `EVENTLY_AMQP_RETRY_DELAY` | `1s` | pause before a failed message is tried again |
+/// | `EVENTLY_AMQP_TIMEOUT` | `5s` | bound on every wait for the broker (connect, confirm, reconnect) |
+/// | `RUST_LOG` | `info,lapin=off` | log filter, in `tracing-subscriber`'s `EnvFilter` syntax |
 ///
 /// Sizes are bytes, or a number with `KiB`, `MiB` or `GiB`. Durations are a
 /// number with `ms`, `s` or `m`.
@@ -30,7 +36,16 @@ pub struct Config {
     pub(crate) header_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) log_filter: String,
+    pub(crate) amqp_url: BrokerUrl,
+    pub(crate) prefetch: u16,
+    pub(crate) retry_attempts: u32,
+    pub(crate) retry_delay: Duration,
+    pub(crate) broker_timeout: Duration,
 }
+
+/// lapin's own logs repeat what evently reports in its own words (a lost
+/// connection, a returned message), so they stay off unless asked for.
+const DEFAULT_LOG_FILTER: &str = "info,lapin=off";
 
 /// hyper refuses a read buffer smaller than this.
 const MIN_HEADER_LIMIT: usize = 8 * 1024;
@@ -44,7 +59,12 @@ impl Default for Config {
             max_headers: 100,
             header_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
-            log_filter: "info".to_owned(),
+            log_filter: DEFAULT_LOG_FILTER.to_owned(),
+            amqp_url: BrokerUrl::Memory,
+            prefetch: 100,
+            retry_attempts: 3,
+            retry_delay: Duration::from_secs(1),
+            broker_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -100,6 +120,32 @@ impl Config {
         });
         read("EVENTLY_SHUTDOWN_TIMEOUT", &mut |v| {
             config.shutdown_timeout = parse_duration(v)?;
+            Ok(())
+        });
+        read("EVENTLY_AMQP_URL", &mut |v| {
+            config.amqp_url = BrokerUrl::parse(v)?;
+            Ok(())
+        });
+        read("EVENTLY_AMQP_PREFETCH", &mut |v| {
+            config.prefetch = match v.parse() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(format!("expected a number from 1 to 65535, found {v:?}")),
+            };
+            Ok(())
+        });
+        read("EVENTLY_AMQP_RETRY_ATTEMPTS", &mut |v| {
+            config.retry_attempts = match v.parse() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(format!("expected a positive number, found {v:?}")),
+            };
+            Ok(())
+        });
+        read("EVENTLY_AMQP_RETRY_DELAY", &mut |v| {
+            config.retry_delay = parse_duration(v)?;
+            Ok(())
+        });
+        read("EVENTLY_AMQP_TIMEOUT", &mut |v| {
+            config.broker_timeout = parse_duration(v)?;
             Ok(())
         });
         read("RUST_LOG", &mut |v| {
@@ -163,6 +209,44 @@ impl Config {
     /// Sets the log filter, in `RUST_LOG` syntax.
     pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
         self.log_filter = filter.into();
+        self
+    }
+
+    /// Sets the broker: `memory://` or an `amqp://` URL.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the URL is neither; the message never shows the password.
+    #[track_caller]
+    pub fn amqp_url(mut self, url: &str) -> Self {
+        match BrokerUrl::parse(url) {
+            Ok(url) => self.amqp_url = url,
+            Err(reason) => panic!("invalid broker URL: {reason}"),
+        }
+        self
+    }
+
+    /// Sets how many unacked messages each consumer takes at once.
+    pub fn prefetch(mut self, prefetch: u16) -> Self {
+        self.prefetch = prefetch.max(1);
+        self
+    }
+
+    /// Sets how many attempts a message gets before it is dead-lettered.
+    pub fn retry_attempts(mut self, attempts: u32) -> Self {
+        self.retry_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the pause before a failed message is tried again.
+    pub fn retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
+        self
+    }
+
+    /// Sets the bound on every wait for the broker.
+    pub fn broker_timeout(mut self, timeout: Duration) -> Self {
+        self.broker_timeout = timeout;
         self
     }
 
@@ -251,6 +335,8 @@ mod tests {
             ("EVENTLY_HTTP_HEADER_LIMIT", "1KiB"),
             ("EVENTLY_HTTP_HEADER_TIMEOUT", "10"),
             ("RUST_LOG", "evently=loud"),
+            ("EVENTLY_AMQP_URL", "amqp://guest:hunter2@host:port"),
+            ("EVENTLY_AMQP_PREFETCH", "0"),
         ]))
         .unwrap_err();
         assert!(error.is_config());
@@ -261,8 +347,14 @@ mod tests {
             "EVENTLY_HTTP_HEADER_LIMIT",
             "EVENTLY_HTTP_HEADER_TIMEOUT",
             "RUST_LOG",
+            "EVENTLY_AMQP_URL",
+            "EVENTLY_AMQP_PREFETCH",
         ] {
             assert!(message.contains(name), "{name} missing from: {message}");
         }
+        assert!(
+            !message.contains("hunter2"),
+            "the password leaked: {message}"
+        );
     }
 }

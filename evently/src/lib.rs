@@ -138,6 +138,10 @@
 //! line at startup with the address and the topology, one span per request
 //! (at debug level) carrying the method, route and handler.
 
+#[macro_use]
+mod arity;
+
+pub mod amqp;
 mod app;
 mod config;
 mod error;
@@ -150,10 +154,11 @@ pub use app::Running;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use evently_dsl::evently;
-pub use topology::{Binding, Protocol, Topology};
+pub use topology::{Binding, Consume, Entry, ExchangeBinding, Produce, Protocol, Topology};
 
 /// What a service module needs: `use evently::prelude::*;`.
 pub mod prelude {
+    pub use crate::amqp::{Message, Producer};
     pub use crate::evently;
     pub use crate::http::{
         HeaderMap, Html, IntoResponse, Json, Path, Problem, Query, State, StatusCode,
@@ -163,30 +168,88 @@ pub mod prelude {
 /// What generated code refers to. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    use std::sync::Arc;
+
+    use crate::amqp::AmqpHandler;
+    use crate::app::HandlerKind;
     use crate::http::HttpHandler;
-    use crate::topology::{Binding, Protocol, Topology};
+    use crate::topology::{Binding, Consume, Entry, ExchangeBinding, Produce, Topology};
 
     pub use crate::app::{Handler, Routes, Runtime};
     pub use crate::http::HttpLayer;
     pub use crate::state::HasState;
 
-    /// Checks that `handler` fits an `http` or `rest` binding.
-    pub fn http_handler<H, Args, S>(handler: H) -> Handler<S>
+    /// Checks that `handler` fits an `http` or `rest` binding with `P`
+    /// producers.
+    pub fn http_handler<H, Args, S, const P: usize>(handler: H) -> Handler<S>
     where
-        H: HttpHandler<Args, S>,
+        H: HttpHandler<Args, S, P>,
         S: Send + Sync + 'static,
     {
-        Handler(crate::http::unbound(handler))
+        Handler(HandlerKind::Http(crate::http::unbound::<H, Args, S, P>(
+            handler,
+        )))
+    }
+
+    /// Checks that `handler` fits an `amqp consume` binding with `P`
+    /// producers.
+    pub fn amqp_handler<H, Args, S, const P: usize>(handler: H) -> Handler<S>
+    where
+        H: AmqpHandler<Args, S, P>,
+        S: Send + Sync + 'static,
+    {
+        Handler(HandlerKind::Amqp(Box::new(
+            move |state: Arc<S>, resources: &'static [Produce]| {
+                assert_eq!(resources.len(), P, "one producer per resource");
+                Arc::new(
+                    move |message: &_, invocation: &Arc<crate::amqp::Invocation>| {
+                        let producers = std::array::from_fn(|i| invocation.producer(&resources[i]));
+                        handler.call(message, &state, producers)
+                    },
+                ) as crate::amqp::BoxedAmqpHandler
+            },
+        )))
     }
 
     pub const fn http_binding(
         rest: bool,
         method: &'static str,
         path: &'static str,
+        resources: &'static [Produce],
         handler: &'static str,
     ) -> Binding {
-        let protocol = if rest { Protocol::Rest } else { Protocol::Http };
-        Binding::http(protocol, method, path, handler)
+        Binding::new(Entry::Http { rest, method, path }, resources, handler)
+    }
+
+    pub const fn consume_binding(
+        queue: &'static str,
+        exchange: Option<ExchangeBinding>,
+        prefetch: Option<u16>,
+        resources: &'static [Produce],
+        handler: &'static str,
+    ) -> Binding {
+        Binding::new(
+            Entry::Consume(Consume::new(queue, exchange, prefetch)),
+            resources,
+            handler,
+        )
+    }
+
+    pub const fn exchange(
+        name: &'static str,
+        kind: &'static str,
+        key: &'static str,
+    ) -> ExchangeBinding {
+        ExchangeBinding::new(name, kind, key)
+    }
+
+    pub const fn produce(
+        name: Option<&'static str>,
+        queue: Option<&'static str>,
+        exchange: Option<ExchangeBinding>,
+        instantly: bool,
+    ) -> Produce {
+        Produce::new(name, queue, exchange, instantly)
     }
 
     pub const fn topology(bindings: &'static [Binding]) -> Topology {

@@ -1,4 +1,5 @@
-//! The declared topology, as data: what startup logs and docs are made of.
+//! The declared topology, as data: what startup logs, readiness and docs are
+//! made of.
 
 use std::fmt;
 
@@ -10,13 +11,54 @@ pub struct Topology {
     bindings: &'static [Binding],
 }
 
-/// One binding: an entry and the handler it starts.
+/// One binding: an entry, the resources handed to its handler, the handler.
 #[derive(Debug)]
 pub struct Binding {
-    protocol: Protocol,
-    method: &'static str,
-    path: &'static str,
+    entry: Entry,
+    resources: &'static [Produce],
     handler: &'static str,
+}
+
+/// What starts a handler.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Entry {
+    /// An `http` or `rest` route.
+    Http {
+        /// Whether it is a `rest` route.
+        rest: bool,
+        /// The method, such as `GET`.
+        method: &'static str,
+        /// The path template, such as `/users/{id}`.
+        path: &'static str,
+    },
+    /// `amqp consume "queue"`.
+    Consume(Consume),
+}
+
+/// A queue a handler consumes.
+#[derive(Debug)]
+pub struct Consume {
+    queue: &'static str,
+    exchange: Option<ExchangeBinding>,
+    prefetch: Option<u16>,
+}
+
+/// An exchange with a routing key.
+#[derive(Debug)]
+pub struct ExchangeBinding {
+    name: &'static str,
+    kind: &'static str,
+    key: &'static str,
+}
+
+/// A `+ produce` resource.
+#[derive(Debug)]
+pub struct Produce {
+    name: Option<&'static str>,
+    queue: Option<&'static str>,
+    exchange: Option<ExchangeBinding>,
+    instantly: bool,
 }
 
 /// The protocol of an entry.
@@ -27,6 +69,8 @@ pub enum Protocol {
     Http,
     /// `rest`: typed JSON.
     Rest,
+    /// `amqp`: messages from a queue.
+    Amqp,
 }
 
 impl Topology {
@@ -38,25 +82,42 @@ impl Topology {
     pub fn bindings(&self) -> &'static [Binding] {
         self.bindings
     }
+
+    /// Whether any binding needs the broker.
+    pub fn uses_broker(&self) -> bool {
+        self.bindings
+            .iter()
+            .any(|b| b.protocol() == Protocol::Amqp || !b.resources.is_empty())
+    }
 }
 
 impl fmt::Display for Topology {
     /// A one-line summary, such as `1 http route, 2 rest routes`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for protocol in [Protocol::Http, Protocol::Rest] {
+        for protocol in [Protocol::Http, Protocol::Rest, Protocol::Amqp] {
             let count = self
                 .bindings
                 .iter()
-                .filter(|b| b.protocol == protocol)
+                .filter(|b| b.protocol() == protocol)
                 .count();
             if count == 0 {
                 continue;
             }
+            let noun = if protocol == Protocol::Amqp {
+                "consumer"
+            } else {
+                "route"
+            };
             let plural = if count == 1 { "" } else { "s" };
             let separator = if first { "" } else { ", " };
-            write!(f, "{separator}{count} {protocol} route{plural}")?;
+            write!(f, "{separator}{count} {protocol} {noun}{plural}")?;
             first = false;
+        }
+        let producers: usize = self.bindings.iter().map(|b| b.resources.len()).sum();
+        if producers > 0 {
+            let plural = if producers == 1 { "" } else { "s" };
+            write!(f, ", {producers} producer{plural}")?;
         }
         if first {
             f.write_str("no bindings")?;
@@ -66,33 +127,51 @@ impl fmt::Display for Topology {
 }
 
 impl Binding {
-    pub(crate) const fn http(
-        protocol: Protocol,
-        method: &'static str,
-        path: &'static str,
+    pub(crate) const fn new(
+        entry: Entry,
+        resources: &'static [Produce],
         handler: &'static str,
     ) -> Self {
         Binding {
-            protocol,
-            method,
-            path,
+            entry,
+            resources,
             handler,
         }
     }
 
     /// The protocol of the entry.
     pub fn protocol(&self) -> Protocol {
-        self.protocol
+        match self.entry {
+            Entry::Http { rest: false, .. } => Protocol::Http,
+            Entry::Http { rest: true, .. } => Protocol::Rest,
+            Entry::Consume(_) => Protocol::Amqp,
+        }
     }
 
-    /// The HTTP method, such as `GET`.
-    pub fn method(&self) -> &'static str {
-        self.method
+    /// The entry.
+    pub fn entry(&self) -> &Entry {
+        &self.entry
     }
 
-    /// The path template, such as `/users/{id}`.
-    pub fn path(&self) -> &'static str {
-        self.path
+    /// The producers handed to the handler, in binding order.
+    pub fn resources(&self) -> &'static [Produce] {
+        self.resources
+    }
+
+    /// The HTTP method of an `http` or `rest` entry.
+    pub fn method(&self) -> Option<&'static str> {
+        match self.entry {
+            Entry::Http { method, .. } => Some(method),
+            Entry::Consume(_) => None,
+        }
+    }
+
+    /// The path template of an `http` or `rest` entry.
+    pub fn path(&self) -> Option<&'static str> {
+        match self.entry {
+            Entry::Http { path, .. } => Some(path),
+            Entry::Consume(_) => None,
+        }
     }
 
     /// The handler's path as written in the block.
@@ -101,11 +180,116 @@ impl Binding {
     }
 }
 
+impl Consume {
+    pub(crate) const fn new(
+        queue: &'static str,
+        exchange: Option<ExchangeBinding>,
+        prefetch: Option<u16>,
+    ) -> Self {
+        Consume {
+            queue,
+            exchange,
+            prefetch,
+        }
+    }
+
+    /// The queue consumed.
+    pub fn queue(&self) -> &'static str {
+        self.queue
+    }
+
+    /// The exchange the queue is bound to, if the binding names one.
+    pub fn exchange(&self) -> Option<&ExchangeBinding> {
+        self.exchange.as_ref()
+    }
+
+    /// The binding's own prefetch, overriding the configured one.
+    pub fn prefetch(&self) -> Option<u16> {
+        self.prefetch
+    }
+
+    /// Where messages that cannot be handled end up.
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead-letter", self.queue)
+    }
+}
+
+impl ExchangeBinding {
+    pub(crate) const fn new(name: &'static str, kind: &'static str, key: &'static str) -> Self {
+        ExchangeBinding { name, kind, key }
+    }
+
+    /// The exchange's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// `topic` (the default), `direct` or `fanout`.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The routing key (for consuming: the binding key, patterns allowed).
+    pub fn key(&self) -> &'static str {
+        self.key
+    }
+}
+
+impl Produce {
+    pub(crate) const fn new(
+        name: Option<&'static str>,
+        queue: Option<&'static str>,
+        exchange: Option<ExchangeBinding>,
+        instantly: bool,
+    ) -> Self {
+        Produce {
+            name,
+            queue,
+            exchange,
+            instantly,
+        }
+    }
+
+    /// The name given with `as name`.
+    pub fn name(&self) -> Option<&'static str> {
+        self.name
+    }
+
+    /// Whether `send` publishes at once (`instantly`) rather than after the
+    /// handler succeeded (`once_finished`).
+    pub fn instantly(&self) -> bool {
+        self.instantly
+    }
+
+    /// The queue messages go to, when the target is a queue.
+    pub fn queue(&self) -> Option<&'static str> {
+        self.queue
+    }
+
+    /// The exchange messages go to, when the target is an exchange.
+    pub fn exchange_binding(&self) -> Option<&ExchangeBinding> {
+        self.exchange.as_ref()
+    }
+
+    pub(crate) fn exchange(&self) -> &'static str {
+        self.exchange.as_ref().map_or("", |e| e.name)
+    }
+
+    pub(crate) fn routing_key(&self) -> &'static str {
+        match (&self.exchange, self.queue) {
+            (Some(exchange), _) => exchange.key,
+            (None, Some(queue)) => queue,
+            (None, None) => "",
+        }
+    }
+}
+
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Protocol::Http => "http",
             Protocol::Rest => "rest",
+            Protocol::Amqp => "amqp",
         })
     }
 }

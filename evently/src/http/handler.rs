@@ -4,7 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::{FromRequest, IntoResponse, RequestParts, Response};
+use super::{FromRequest, IntoResponse, Problem, RequestParts, Response};
+use crate::amqp::{Broker, Invocation, Producer};
+use crate::topology::Produce;
 
 /// A boxed response future.
 pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -12,39 +14,53 @@ pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 /// A handler with its state bound: request in, response future out.
 pub(crate) type BoxedHandler = Arc<dyn Fn(RequestParts, bool) -> ResponseFuture + Send + Sync>;
 
-/// An `async fn` that can answer an `http` or `rest` binding.
+/// An `async fn` that can answer an `http` or `rest` binding with `P`
+/// `produce` resources.
 ///
 /// It is implemented for every `async fn` (or closure returning a future)
-/// of up to twelve parameters, each an extractor ([`FromRequest`]), at most
-/// one of them reading the body, and returning a value that implements
-/// [`IntoResponse`]. `Args` is the tuple of parameter types; `S` the block's
-/// state.
+/// whose parameters are up to eight extractors ([`FromRequest`]), at most one
+/// of them reading the body, followed by exactly `P` producers, and whose
+/// return type implements [`IntoResponse`]. `Args` is the tuple of extractor
+/// types; `S` the block's state.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` does not fit an `http` or `rest` binding",
+    message = "`{Self}` does not fit an `http` or `rest` binding with {P} `produce` resource(s)",
     label = "this handler does not fit its binding",
     note = "an `http` or `rest` handler is an `async fn` whose parameters are extractors \
             (`Json<T>`, `Path<T>`, `Query<T>`, `State<T>`, `HeaderMap`, `Method`, `Uri`, \
-            `String`, `Bytes`) and whose return type implements `IntoResponse`",
+            `String`, `Bytes`), then one `Producer` per `produce` resource, and whose return \
+            type implements `IntoResponse`",
     note = "`State<T>` needs `state T;` in the block; `rest` handlers usually return `Json<T>` \
             or `Result<Json<T>, Problem>`"
 )]
-pub trait HttpHandler<Args, S>: Clone + Send + Sync + 'static {
+pub trait HttpHandler<Args, S, const P: usize>: Clone + Send + Sync + 'static {
     /// Runs the handler on a request. `rest` says how refusals are sent.
-    fn call(&self, req: RequestParts, state: &Arc<S>, rest: bool) -> ResponseFuture;
+    fn call(
+        &self,
+        req: RequestParts,
+        state: &Arc<S>,
+        rest: bool,
+        producers: [Producer; P],
+    ) -> ResponseFuture;
 }
 
 macro_rules! impl_handler {
-    ($($ty:ident),*) => {
+    ([$($ty:ident),*], [$($p:ident),*], $count:literal) => {
         #[allow(non_snake_case, unused_mut, unused_variables)]
-        impl<F, Fut, R, S, $($ty,)*> HttpHandler<($($ty,)*), S> for F
+        impl<F, Fut, R, S, $($ty,)*> HttpHandler<($($ty,)*), S, $count> for F
         where
-            F: Fn($($ty),*) -> Fut + Clone + Send + Sync + 'static,
+            F: Fn($($ty,)* $(producer_type!($p)),*) -> Fut + Clone + Send + Sync + 'static,
             Fut: Future<Output = R> + Send + 'static,
             R: IntoResponse,
             S: Send + Sync + 'static,
             $($ty: FromRequest<S> + Send + 'static,)*
         {
-            fn call(&self, mut req: RequestParts, state: &Arc<S>, rest: bool) -> ResponseFuture {
+            fn call(
+                &self,
+                mut req: RequestParts,
+                state: &Arc<S>,
+                rest: bool,
+                producers: [Producer; $count],
+            ) -> ResponseFuture {
                 const {
                     let readers = 0 $(+ <$ty as FromRequest<S>>::READS_BODY as usize)*;
                     assert!(
@@ -63,37 +79,73 @@ macro_rules! impl_handler {
                         };
                     )*
                     drop(state);
-                    handler($($ty),*).await.into_response()
+                    let [$($p),*] = producers;
+                    handler($($ty,)* $($p),*).await.into_response()
                 })
             }
         }
     };
 }
 
-impl_handler!();
-impl_handler!(T1);
-impl_handler!(T1, T2);
-impl_handler!(T1, T2, T3);
-impl_handler!(T1, T2, T3, T4);
-impl_handler!(T1, T2, T3, T4, T5);
-impl_handler!(T1, T2, T3, T4, T5, T6);
-impl_handler!(T1, T2, T3, T4, T5, T6, T7);
-impl_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
-impl_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9);
-impl_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10);
-impl_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11);
-impl_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12);
+with_arities!(impl_handler);
 
-/// A handler waiting for the state it will be handed.
-pub(crate) type UnboundHandler<S> = Box<dyn FnOnce(Arc<S>) -> BoxedHandler + Send>;
+/// A handler waiting for the state and broker it will be handed.
+pub(crate) type UnboundHandler<S> =
+    Box<dyn FnOnce(Arc<S>, &'static [Produce], Option<Broker>) -> BoxedHandler + Send>;
 
-/// Checks that `handler` fits an HTTP binding and erases its type.
-pub(crate) fn unbound<H, Args, S>(handler: H) -> UnboundHandler<S>
+/// Checks that `handler` fits an HTTP binding with `P` producers and erases
+/// its type.
+pub(crate) fn unbound<H, Args, S, const P: usize>(handler: H) -> UnboundHandler<S>
 where
-    H: HttpHandler<Args, S>,
+    H: HttpHandler<Args, S, P>,
     S: Send + Sync + 'static,
 {
-    Box::new(move |state: Arc<S>| -> BoxedHandler {
-        Arc::new(move |req, rest| handler.call(req, &state, rest))
+    Box::new(move |state: Arc<S>, resources, broker| -> BoxedHandler {
+        let Some(broker) = broker.filter(|_| P > 0) else {
+            return Arc::new(move |req, rest| handler.call(req, &state, rest, no_producers()));
+        };
+        assert_eq!(resources.len(), P, "one producer per resource");
+        Arc::new(move |req: RequestParts, rest| {
+            let correlation_id = correlation_id(&req);
+            let invocation = Invocation::new(broker.clone(), correlation_id);
+            let producers = std::array::from_fn(|i| invocation.producer(&resources[i]));
+            let response = handler.call(req, &state, rest, producers);
+            Box::pin(async move {
+                let response = response.await;
+
+                // `once_finished` messages go out before the response, and
+                // only for a successful one; a client that got 2xx knows they
+                // were confirmed.
+                if !(response.status().is_success() || response.status().is_redirection()) {
+                    invocation.discard();
+                    return response;
+                }
+                match invocation.flush().await {
+                    Ok(()) => response,
+                    Err(error) => {
+                        tracing::error!(error = %error, "publishing the handler's messages failed");
+                        let problem = Problem::new(
+                            http::StatusCode::SERVICE_UNAVAILABLE,
+                            "the message broker did not accept this request's messages",
+                        );
+                        problem.into_response_for(rest)
+                    }
+                }
+            })
+        })
     })
+}
+
+/// `[Producer; P]` for a handler that has no producers (`P` is 0 whenever
+/// there is no broker).
+fn no_producers<const P: usize>() -> [Producer; P] {
+    std::array::from_fn(|_| unreachable!("a binding with producers always has a broker"))
+}
+
+/// The request's correlation id, from the headers clients commonly use.
+fn correlation_id(req: &RequestParts) -> Option<String> {
+    ["x-correlation-id", "x-request-id"]
+        .iter()
+        .find_map(|name| req.head.headers.get(*name)?.to_str().ok())
+        .map(str::to_owned)
 }

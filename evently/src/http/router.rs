@@ -13,12 +13,18 @@ use http_body::Body as _;
 
 use super::handler::{BoxedHandler, ResponseFuture};
 use super::{Body, IntoResponse, Problem, RequestBody, RequestParts, Response};
+use crate::amqp::Broker;
 use crate::topology::{Binding, Protocol};
 
 pub(crate) struct Router {
     paths: matchit::Router<Endpoint>,
     body_limit: usize,
+    broker: Option<Broker>,
 }
+
+/// Where evently answers probes, outside the user's routes.
+const HEALTH: &str = "/_evently/health";
+const READY: &str = "/_evently/ready";
 
 /// Every binding on one path template.
 struct Endpoint {
@@ -40,15 +46,19 @@ impl Router {
     pub(crate) fn new(
         routes: Vec<(&'static Binding, BoxedHandler)>,
         body_limit: usize,
+        broker: Option<Broker>,
     ) -> Result<Self, Vec<String>> {
         let mut by_path: HashMap<&'static str, Vec<Route>> = HashMap::new();
         let mut order = Vec::new();
         for (binding, handler) in routes {
-            let method = Method::from_bytes(binding.method().as_bytes())
-                .expect("the macro only emits known methods");
-            let params = param_names(binding.path());
-            let entry = by_path.entry(binding.path()).or_insert_with(|| {
-                order.push(binding.path());
+            let (Some(method), Some(path)) = (binding.method(), binding.path()) else {
+                unreachable!("only HTTP bindings are routed");
+            };
+            let method =
+                Method::from_bytes(method.as_bytes()).expect("the macro only emits known methods");
+            let params = param_names(path);
+            let entry = by_path.entry(path).or_insert_with(|| {
+                order.push(path);
                 Vec::new()
             });
             entry.push(Route {
@@ -81,7 +91,11 @@ impl Router {
             }
         }
         if problems.is_empty() {
-            Ok(Router { paths, body_limit })
+            Ok(Router {
+                paths,
+                body_limit,
+                broker,
+            })
         } else {
             Err(problems)
         }
@@ -90,6 +104,9 @@ impl Router {
     pub(crate) fn dispatch(&self, req: Request<RequestBody>) -> HttpFuture {
         let (head, body) = req.into_parts();
         let Ok(matched) = self.paths.at(head.uri.path()) else {
+            if let Some(response) = self.probe(head.uri.path()) {
+                return HttpFuture::ready(response);
+            }
             return HttpFuture::ready(not_found(&head.headers));
         };
         let endpoint = matched.value;
@@ -128,7 +145,7 @@ impl Router {
         let span = tracing::debug_span!(
             "request",
             method = %head.method,
-            route = binding.path(),
+            route = binding.path().unwrap_or_default(),
             handler = binding.handler(),
         );
         let params = route.params.iter().copied().zip(values).collect();
@@ -147,6 +164,29 @@ impl Router {
                 head_only,
                 span,
             },
+        }
+    }
+}
+
+impl Router {
+    /// Liveness answers 200 while the process serves; readiness answers 503
+    /// while the broker is not connected.
+    fn probe(&self, path: &str) -> Option<Response> {
+        match path {
+            HEALTH => Some("ok\n".into_response()),
+            READY => {
+                let ready = self.broker.as_ref().is_none_or(Broker::is_ready);
+                Some(if ready {
+                    "ready\n".into_response()
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "not connected to the broker\n",
+                    )
+                        .into_response()
+                })
+            }
+            _ => None,
         }
     }
 }
@@ -249,7 +289,7 @@ impl Future for HttpFuture {
                             .unwrap_or("(no message)");
                         tracing::error!(
                             method = binding.method(),
-                            route = binding.path(),
+                            route = binding.path().unwrap_or_default(),
                             handler = binding.handler(),
                             panic = message,
                             "handler panicked"

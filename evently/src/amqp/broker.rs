@@ -1,0 +1,270 @@
+//! One face for both brokers: the in-process one and RabbitMQ.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+
+use super::envelope::{Envelope, ExchangeKind};
+use super::memory::{MemoryAcker, MemoryBroker, MemoryConsumer, MemoryError};
+use super::rabbit::{self, Rabbit};
+use super::url::BrokerUrl;
+
+/// Everything a service declares on the broker, whichever broker it is.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Declarations {
+    pub(crate) queues: Vec<String>,
+    pub(crate) exchanges: Vec<(String, ExchangeKind)>,
+    /// `(queue, exchange, binding key)`
+    pub(crate) bindings: Vec<(String, String, String)>,
+}
+
+impl Declarations {
+    pub(crate) fn queue(&mut self, name: &str) {
+        if !self.queues.iter().any(|q| q == name) {
+            self.queues.push(name.to_owned());
+        }
+    }
+
+    pub(crate) fn exchange(&mut self, name: &str, kind: ExchangeKind) {
+        if !self.exchanges.iter().any(|(e, _)| e == name) {
+            self.exchanges.push((name.to_owned(), kind));
+        }
+    }
+
+    pub(crate) fn bind(&mut self, queue: &str, exchange: &str, key: &str) {
+        let binding = (queue.to_owned(), exchange.to_owned(), key.to_owned());
+        if !self.bindings.contains(&binding) {
+            self.bindings.push(binding);
+        }
+    }
+}
+
+/// Why a publish did not go out.
+#[derive(Clone, Debug)]
+pub(crate) enum PublishError {
+    /// No queue is bound for the message.
+    Unroutable {
+        exchange: String,
+        routing_key: String,
+    },
+    /// The broker took the message and said no.
+    Refused,
+    /// No connection, or the broker did not answer in time.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for PublishError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublishError::Unroutable {
+                exchange,
+                routing_key,
+            } if exchange.is_empty() => write!(f, "no queue named {routing_key:?}"),
+            PublishError::Unroutable {
+                exchange,
+                routing_key,
+            } => write!(
+                f,
+                "no queue is bound to exchange {exchange:?} for {routing_key:?}"
+            ),
+            PublishError::Refused => f.write_str("the broker refused the message"),
+            PublishError::Unavailable(reason) => write!(f, "the broker is unavailable: {reason}"),
+        }
+    }
+}
+
+/// The broker a service talks to.
+#[derive(Clone)]
+pub(crate) enum Broker {
+    Memory(MemoryBroker),
+    Rabbit(Arc<Rabbit>),
+}
+
+impl Broker {
+    /// Connects (RabbitMQ: in the background, with recovery) and declares.
+    pub(crate) fn start(
+        url: &BrokerUrl,
+        timeout: std::time::Duration,
+        declarations: Declarations,
+        memory: Option<MemoryBroker>,
+    ) -> Result<Broker, String> {
+        match url {
+            BrokerUrl::Memory => {
+                let broker = memory.unwrap_or_else(MemoryBroker::new);
+                for queue in &declarations.queues {
+                    broker.declare_queue(queue);
+                }
+                for (name, kind) in &declarations.exchanges {
+                    broker
+                        .declare_exchange(name, *kind)
+                        .map_err(|e| e.to_string())?;
+                }
+                for (queue, exchange, key) in &declarations.bindings {
+                    broker
+                        .bind(queue, exchange, key)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(Broker::Memory(broker))
+            }
+            BrokerUrl::Amqp { .. } => Ok(Broker::Rabbit(Rabbit::start(url, timeout, declarations))),
+        }
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        match self {
+            Broker::Memory(_) => true,
+            Broker::Rabbit(rabbit) => rabbit.is_connected(),
+        }
+    }
+
+    /// Publishes and waits for the broker's confirmation.
+    pub(crate) async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        envelope: Envelope,
+    ) -> Result<(), PublishError> {
+        match self {
+            Broker::Memory(memory) => {
+                memory
+                    .publish(exchange, routing_key, envelope)
+                    .map_err(|error| match error {
+                        MemoryError::Unroutable {
+                            exchange,
+                            routing_key,
+                        } => PublishError::Unroutable {
+                            exchange,
+                            routing_key,
+                        },
+                        MemoryError::NoExchange(exchange) => PublishError::Unroutable {
+                            exchange,
+                            routing_key: routing_key.to_owned(),
+                        },
+                        other => PublishError::Unavailable(other.to_string()),
+                    })
+            }
+            Broker::Rabbit(rabbit) => rabbit.publish(exchange, routing_key, &envelope).await,
+        }
+    }
+
+    pub(crate) async fn consume(
+        &self,
+        queue: &str,
+        prefetch: u16,
+    ) -> Result<Consumer, PublishError> {
+        match self {
+            Broker::Memory(memory) => memory
+                .consume(queue, prefetch)
+                .map(Consumer::Memory)
+                .map_err(|e| PublishError::Unavailable(e.to_string())),
+            Broker::Rabbit(rabbit) => {
+                let (channel, consumer) = rabbit.consume(queue, prefetch).await?;
+                Ok(Consumer::Rabbit(consumer, channel, Arc::clone(rabbit)))
+            }
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Broker::Memory(memory) => memory.close(),
+            Broker::Rabbit(rabbit) => rabbit.close().await,
+        }
+    }
+}
+
+/// A stream of deliveries from one queue.
+pub(crate) enum Consumer {
+    Memory(MemoryConsumer),
+    Rabbit(lapin::Consumer, lapin::Channel, Arc<Rabbit>),
+}
+
+/// A message taken from a queue, to be acked or nacked.
+pub(crate) struct Incoming {
+    pub(crate) envelope: Envelope,
+    pub(crate) redelivered: bool,
+    pub(crate) acker: Acker,
+}
+
+impl Consumer {
+    /// The next delivery; `None` when the consumer ended (cancelled, or its
+    /// connection failed: the caller consumes again).
+    pub(crate) async fn next(&mut self) -> Option<Incoming> {
+        match self {
+            Consumer::Memory(consumer) => consumer.next().await.map(|delivery| Incoming {
+                envelope: delivery.envelope,
+                redelivered: delivery.redelivered,
+                acker: Acker::Memory(delivery.acker),
+            }),
+            Consumer::Rabbit(consumer, _, rabbit) => match consumer.next().await {
+                Some(Ok(delivery)) => Some(Incoming {
+                    envelope: rabbit::envelope(&delivery.properties, delivery.data),
+                    redelivered: delivery.redelivered,
+                    acker: Acker::Rabbit(delivery.acker),
+                }),
+                Some(Err(error)) => {
+                    tracing::debug!(error = %error, "consumer failed");
+                    rabbit.consumer_failed();
+                    None
+                }
+                None => {
+                    rabbit.consumer_failed();
+                    None
+                }
+            },
+        }
+    }
+}
+
+impl Consumer {
+    /// Stops deliveries; those already received can still be settled.
+    pub(crate) async fn cancel(&mut self) {
+        match self {
+            Consumer::Memory(consumer) => consumer.cancel(),
+            Consumer::Rabbit(consumer, channel, rabbit) => {
+                let cancelled = channel.basic_cancel(consumer.tag(), Default::default());
+                if tokio::time::timeout(rabbit.timeout(), cancelled)
+                    .await
+                    .is_err()
+                {
+                    tracing::debug!("cancelling the consumer timed out");
+                }
+            }
+        }
+    }
+}
+
+/// Settles one delivery.
+pub(crate) enum Acker {
+    Memory(MemoryAcker),
+    Rabbit(lapin::Acker),
+}
+
+impl Acker {
+    /// Acks. A failure means the channel is gone and the broker will
+    /// deliver the message again.
+    pub(crate) async fn ack(self) -> Result<(), String> {
+        match self {
+            Acker::Memory(acker) => acker.ack().map_err(|e| e.to_string()),
+            Acker::Rabbit(acker) => acker
+                .ack(BasicAckOptions::default())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    pub(crate) async fn nack(self, requeue: bool) -> Result<(), String> {
+        match self {
+            Acker::Memory(acker) => acker.nack(requeue).map_err(|e| e.to_string()),
+            Acker::Rabbit(acker) => acker
+                .nack(BasicNackOptions {
+                    requeue,
+                    ..BasicNackOptions::default()
+                })
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Consuming a queue: decode, run the handler, publish what it produced,
+//! then ack; on failure retry, and in the end dead-letter.
+//!
+//! The order of the success path is what gives at-least-once delivery end to
+//! end: a message is acked only after its handler succeeded and every
+//! message the handler produced `once_finished` was confirmed by the broker.
+//! If the process dies anywhere before the ack, the broker delivers the
+//! message again.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::broker::{Broker, Consumer, Incoming};
+use super::envelope::{Envelope, HeaderValue};
+use super::handler::{BoxedAmqpHandler, MessageParts};
+use super::producer::{Invocation, message_id};
+use crate::topology::Consume;
+
+/// The header counting attempts, starting at 1.
+pub(crate) const ATTEMPT: &str = "x-evently-attempt";
+/// Why a message was dead-lettered, or why its last attempt failed.
+pub(crate) const REASON: &str = "x-evently-reason";
+/// The queue a dead-lettered message was consumed from.
+pub(crate) const QUEUE: &str = "x-evently-queue";
+
+/// One `amqp consume` binding, ready to run.
+pub(crate) struct QueueConsumer {
+    pub(crate) consume: &'static Consume,
+    pub(crate) handler: BoxedAmqpHandler,
+    pub(crate) broker: Broker,
+    pub(crate) prefetch: u16,
+    pub(crate) attempts: u32,
+    pub(crate) retry_delay: Duration,
+}
+
+impl QueueConsumer {
+    /// Consumes until `stop` turns true, consuming again whenever the
+    /// connection is lost; then waits for the handlers in flight, at most
+    /// `deadline`.
+    pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, deadline: Duration) {
+        let queue = self.consume.queue();
+        let mut in_flight = JoinSet::new();
+        let mut consumer: Option<Consumer> = None;
+        'consuming: while !*stop.borrow() {
+            let mut current = match self.broker.consume(queue, self.prefetch).await {
+                Ok(current) => current,
+                Err(error) => {
+                    tracing::warn!(queue, error = %error, "cannot consume, trying again");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                        _ = stop.changed() => break,
+                    }
+                }
+            };
+            tracing::debug!(queue, "consuming");
+            loop {
+                tokio::select! {
+                    incoming = current.next() => match incoming {
+                        Some(incoming) => {
+                            let this = Arc::clone(&self);
+                            in_flight.spawn(async move { this.handle(incoming).await });
+                        }
+                        // The connection went away: consume again once it is back.
+                        None => continue 'consuming,
+                    },
+                    Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                    _ = stop.changed() => {
+                        consumer = Some(current);
+                        break 'consuming;
+                    }
+                }
+            }
+        }
+
+        // Take no more messages, but keep the channel open so the handlers in
+        // flight can still ack theirs.
+        if let Some(current) = &mut consumer {
+            current.cancel().await;
+        }
+        let drained = tokio::time::timeout(deadline, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                queue,
+                in_flight = in_flight.len(),
+                "shutdown deadline passed with handlers running; their messages will be redelivered"
+            );
+            in_flight.shutdown().await;
+        }
+        drop(consumer);
+    }
+
+    async fn handle(&self, incoming: Incoming) {
+        let Incoming {
+            envelope,
+            redelivered,
+            acker,
+        } = incoming;
+        let attempt = match envelope.headers.get(ATTEMPT) {
+            Some(HeaderValue::Int(n)) => u32::try_from(*n).unwrap_or(1).max(1),
+            _ => 1,
+        };
+        let span = tracing::debug_span!(
+            "message",
+            queue = self.consume.queue(),
+            message_id = envelope.message_id.as_deref().unwrap_or(""),
+            correlation_id = envelope.correlation_id.as_deref().unwrap_or(""),
+            attempt,
+        );
+        async move {
+            // Effects carry the cause's correlation id, or its message id.
+            let correlation_id = envelope
+                .correlation_id
+                .clone()
+                .or(envelope.message_id.clone());
+            let invocation = Invocation::new(self.broker.clone(), correlation_id);
+            let parts = MessageParts {
+                envelope,
+                redelivered,
+            };
+
+            let started = (self.handler)(&parts, &invocation);
+            let future = match started {
+                Ok(future) => future,
+                Err(error) => {
+                    // Retrying cannot make a message decode: dead-letter it now.
+                    let reason = format!("undecodable: {error}");
+                    tracing::warn!(reason, "message dead-lettered");
+                    let settled = self.dead_letter(parts.envelope, &reason, attempt).await;
+                    return settle(acker, settled).await;
+                }
+            };
+
+            let failure = match AssertUnwindSafe(future).catch_unwind().await {
+                Ok(Ok(())) => match invocation.flush().await {
+                    Ok(()) => None,
+                    Err(error) => Some(format!("its messages were not published: {error}")),
+                },
+                Ok(Err(error)) => Some(error),
+                Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
+            };
+            let Some(reason) = failure else {
+                return settle(acker, Ok(())).await;
+            };
+            invocation.discard();
+
+            if attempt < self.attempts {
+                tracing::warn!(reason, attempt, "handler failed, retrying");
+                tokio::time::sleep(self.retry_delay).await;
+                let settled = self.retry(parts.envelope, &reason, attempt + 1).await;
+                settle(acker, settled).await;
+            } else {
+                tracing::error!(
+                    reason,
+                    attempt,
+                    "handler failed for the last time, message dead-lettered"
+                );
+                let settled = self.dead_letter(parts.envelope, &reason, attempt).await;
+                settle(acker, settled).await;
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Puts a copy at the back of the queue with the attempt counted.
+    async fn retry(
+        &self,
+        mut envelope: Envelope,
+        reason: &str,
+        attempt: u32,
+    ) -> Result<(), String> {
+        envelope
+            .headers
+            .insert(ATTEMPT.into(), HeaderValue::Int(i64::from(attempt)));
+        envelope
+            .headers
+            .insert(REASON.into(), HeaderValue::Text(reason.to_owned()));
+        let queue = self.consume.queue();
+        self.broker
+            .publish("", queue, envelope)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn dead_letter(
+        &self,
+        mut envelope: Envelope,
+        reason: &str,
+        attempt: u32,
+    ) -> Result<(), String> {
+        if envelope.message_id.is_none() {
+            envelope.message_id = Some(message_id());
+        }
+        envelope
+            .headers
+            .insert(ATTEMPT.into(), HeaderValue::Int(i64::from(attempt)));
+        envelope
+            .headers
+            .insert(REASON.into(), HeaderValue::Text(reason.to_owned()));
+        envelope.headers.insert(
+            QUEUE.into(),
+            HeaderValue::Text(self.consume.queue().to_owned()),
+        );
+        let queue = self.consume.dead_letter_queue();
+        self.broker
+            .publish("", &queue, envelope)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Acks once the message's fate is recorded; otherwise hands it back to the
+/// broker, so it is delivered again rather than lost.
+async fn settle(acker: super::broker::Acker, recorded: Result<(), String>) {
+    let settled = match recorded {
+        Ok(()) => acker.ack().await,
+        Err(error) => {
+            tracing::error!(
+                error,
+                "could not record the message's fate, returning it to the queue"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            acker.nack(true).await
+        }
+    };
+    if let Err(error) = settled {
+        // The channel is gone; the broker delivers the message again.
+        tracing::debug!(error, "could not settle the message");
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}

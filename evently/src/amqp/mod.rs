@@ -1,0 +1,28 @@
+//! AMQP: consuming from and publishing to RabbitMQ, or to the in-process
+//! `memory://` broker with the same semantics.
+//!
+//! Where things happen: `broker` is the one face of both brokers, `rabbit`
+//! the supervised lapin connection (reconnection, declarations, confirms),
+//! `memory` the in-process broker, `consumer` the ack path (decode, handle,
+//! publish, ack; retry; dead-letter), `producer` the `produce` resources and
+//! the outbox of `once_finished` messages, `handler` the handler traits.
+
+mod broker;
+mod client;
+pub(crate) mod consumer;
+mod envelope;
+mod handler;
+mod memory;
+mod producer;
+mod rabbit;
+mod url;
+
+pub use client::{BrokerClient, Received};
+pub use handler::{AmqpHandler, DecodeError, FromMessage, HandlerResult, Message, MessageParts};
+pub use producer::{ProduceError, Producer};
+
+pub(crate) use broker::{Broker, Declarations};
+pub(crate) use envelope::ExchangeKind;
+pub(crate) use handler::BoxedAmqpHandler;
+pub(crate) use producer::Invocation;
+pub(crate) use url::BrokerUrl;

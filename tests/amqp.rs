@@ -1,0 +1,513 @@
+//! AMQP semantics, tested the same way against a real RabbitMQ and against
+//! the in-process `memory://` broker.
+//!
+//! RabbitMQ is expected at `EVENTLY_TEST_AMQP_URL` (default
+//! `amqp://guest:guest@127.0.0.1:5672/%2f`); `bash .ci/test` installs and
+//! starts it. When it cannot be reached the RabbitMQ tests fail: they never
+//! skip. Queues are durable and outlive a run, so every test tags its
+//! messages with ids of its own and counts only those.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use evently::amqp::{BrokerClient, ProduceError, Received};
+use evently::prelude::*;
+use evently::{Config, Running};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+evently! {
+    rest POST "/orders" + amqp produce "t.orders" => place_order;
+    rest POST "/unroutable/now" + amqp produce exchange "t.nowhere" key "x" instantly
+        => unroutable_now;
+    rest POST "/unroutable/later" + amqp produce exchange "t.nowhere" key "x" => unroutable_later;
+
+    amqp consume "t.in" + produce "t.out" + produce "t.log" instantly => pipeline;
+    amqp consume "t.flaky" + produce "t.flaky.out" => flaky;
+    amqp consume "t.poison" + produce "t.poison.out" => poison;
+    amqp consume "t.typed" + produce "t.typed.out" => typed;
+    amqp consume "t.events" exchange "t.x" key "evt.*" + produce "t.events.out" => events;
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Job {
+    id: String,
+}
+
+/// Handler runs per job id, across every app of this test binary.
+fn attempts() -> &'static Mutex<HashMap<String, u32>> {
+    static ATTEMPTS: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
+    ATTEMPTS.get_or_init(Default::default)
+}
+
+fn count_attempt(id: &str) -> u32 {
+    let mut attempts = attempts().lock().unwrap();
+    let count = attempts.entry(id.to_owned()).or_default();
+    *count += 1;
+    *count
+}
+
+fn attempts_of(id: &str) -> u32 {
+    attempts().lock().unwrap().get(id).copied().unwrap_or(0)
+}
+
+async fn place_order(Json(job): Json<Job>, orders: Producer) -> Result<StatusCode, Problem> {
+    orders
+        .send(&job)
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn unroutable_now(out: Producer) -> Result<StatusCode, Problem> {
+    match out.send(&json!({"lost": true})).await {
+        Ok(()) => Ok(StatusCode::ACCEPTED),
+        Err(error) if error.is_unroutable() => {
+            Err(Problem::new(StatusCode::BAD_GATEWAY, error.to_string()))
+        }
+        Err(error) => Err(Problem::internal(error.to_string())),
+    }
+}
+
+async fn unroutable_later(out: Producer) -> Result<StatusCode, Problem> {
+    // Buffered until the handler returns; the runtime's publish then fails.
+    out.send(&json!({"lost": true}))
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn pipeline(job: Job, out: Producer, log: Producer) -> Result<(), ProduceError> {
+    log.send(&json!({ "received": &job.id })).await?;
+    out.send(&json!({ "processed": job.id })).await
+}
+
+/// Every tenth job fails on its first attempt, after it sent its output.
+async fn flaky(job: Job, out: Producer) -> Result<(), String> {
+    let attempt = count_attempt(&job.id);
+    out.send(&job).await.map_err(|e| e.to_string())?;
+    if attempt == 1 && job.id.ends_with('0') {
+        return Err("flaky failure".to_owned());
+    }
+    Ok(())
+}
+
+async fn poison(job: Job, out: Producer) -> Result<(), String> {
+    count_attempt(&job.id);
+    out.send(&job).await.map_err(|e| e.to_string())?;
+    if job.id.contains("panic") {
+        panic!("poison handler panicked");
+    }
+    Err("this job always fails".to_owned())
+}
+
+async fn typed(job: Message<Job>, out: Producer) -> Result<(), ProduceError> {
+    count_attempt(&job.body().id);
+    let reply = json!({
+        "id": job.body().id,
+        "message_id": job.message_id(),
+        "redelivered": job.redelivered(),
+    });
+    out.send(&reply).await
+}
+
+async fn events(job: Job, out: Producer) -> Result<(), ProduceError> {
+    out.send(&job).await
+}
+
+/// Ids unique to one test of one run.
+fn run_id(test: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{test}-{nanos:x}-{}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn rabbit_url() -> String {
+    std::env::var("EVENTLY_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+/// RabbitMQ tests share one broker and the same queues: one at a time.
+static RABBIT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[derive(Clone, Copy, Debug)]
+enum Broker {
+    Memory,
+    Rabbit,
+}
+
+fn config(broker: Broker) -> Config {
+    let config = Config::default()
+        .http_addr(([127, 0, 0, 1], 0).into())
+        .prefetch(20)
+        .retry_attempts(3)
+        .retry_delay(Duration::from_millis(50))
+        .shutdown_timeout(Duration::from_secs(5));
+    match broker {
+        Broker::Memory => config,
+        Broker::Rabbit => config.amqp_url(&rabbit_url()),
+    }
+}
+
+/// Starts the app and waits until it is connected to its broker.
+async fn start(config: Config) -> (Running, BrokerClient, String) {
+    let running = App::with_config(config).unwrap().start().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !running.is_ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "RabbitMQ is not reachable at {}: `bash .ci/test` installs and starts it",
+            rabbit_url()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = running.broker().expect("the app has a broker");
+    let base = format!("http://{}", running.local_addr());
+    (running, client, base)
+}
+
+/// Reads `queue` until `expected` messages of this run (those whose payload
+/// contains `tag`) arrived, or `wait` passes without one.
+async fn collect(client: &BrokerClient, queue: &str, tag: &str, expected: usize) -> Vec<Received> {
+    let mut mine = Vec::new();
+    while mine.len() < expected {
+        let batch = client
+            .take(queue, expected - mine.len(), Duration::from_secs(10))
+            .await;
+        if batch.is_empty() {
+            break;
+        }
+        mine.extend(
+            batch
+                .into_iter()
+                .filter(|m| String::from_utf8_lossy(&m.payload).contains(tag)),
+        );
+    }
+    mine
+}
+
+/// Proves that nothing more arrives on `queue` for this run.
+async fn assert_quiet(client: &BrokerClient, queue: &str, tag: &str) {
+    let extra = client.take(queue, 1000, Duration::from_millis(500)).await;
+    let mine: Vec<_> = extra
+        .iter()
+        .filter(|m| String::from_utf8_lossy(&m.payload).contains(tag))
+        .map(Received::json)
+        .collect();
+    assert!(mine.is_empty(), "unexpected messages on {queue}: {mine:?}");
+}
+
+async fn publish_jobs(client: &BrokerClient, queue: &str, ids: &[String]) -> Vec<String> {
+    let mut message_ids = Vec::new();
+    for id in ids {
+        let message_id = client
+            .publish(queue, &Job { id: id.clone() })
+            .await
+            .unwrap();
+        message_ids.push(message_id);
+    }
+    message_ids
+}
+
+async fn consumed_and_produced(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("pipeline");
+    let ids: Vec<String> = (0..200).map(|n| format!("{tag}-{n}")).collect();
+    let message_ids = publish_jobs(&client, "t.in", &ids).await;
+
+    let processed = collect(&client, "t.out", &tag, ids.len()).await;
+    let received = collect(&client, "t.log", &tag, ids.len()).await;
+    assert_eq!(processed.len(), ids.len());
+    assert_eq!(received.len(), ids.len());
+
+    // Every output names its cause: the input's message id is its
+    // correlation id; and every output has an id of its own.
+    let mut correlations: Vec<_> = processed
+        .iter()
+        .map(|m| m.correlation_id.clone().unwrap())
+        .collect();
+    correlations.sort();
+    let mut expected = message_ids.clone();
+    expected.sort();
+    assert_eq!(correlations, expected);
+    assert!(processed.iter().all(|m| m.message_id.is_some()));
+    let mut seen: Vec<_> = processed
+        .iter()
+        .map(|m| m.json()["processed"].clone())
+        .collect();
+    seen.sort_by_key(|v| v.to_string());
+    seen.dedup();
+    assert_eq!(seen.len(), ids.len(), "every job processed exactly once");
+
+    assert_quiet(&client, "t.out", &tag).await;
+    running.shutdown().await;
+}
+
+async fn http_requests_publish_before_answering(broker: Broker) {
+    let (running, client, base) = start(config(broker)).await;
+    let tag = run_id("orders");
+    let http = reqwest::Client::new();
+    for n in 0..20 {
+        let response = http
+            .post(format!("{base}/orders"))
+            .header("x-correlation-id", format!("{tag}-corr-{n}"))
+            .json(&Job {
+                id: format!("{tag}-{n}"),
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let orders = collect(&client, "t.orders", &tag, 20).await;
+    assert_eq!(orders.len(), 20);
+    for order in &orders {
+        let id = order.json()["id"].as_str().unwrap().to_owned();
+        let n = id.rsplit('-').next().unwrap();
+        assert_eq!(
+            order.correlation_id.as_deref(),
+            Some(format!("{tag}-corr-{n}").as_str())
+        );
+    }
+
+    // A broken request publishes nothing.
+    let response = http
+        .post(format!("{base}/orders"))
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    running.shutdown().await;
+}
+
+async fn unroutable_messages_are_errors(broker: Broker) {
+    let (running, client, base) = start(config(broker)).await;
+    let http = reqwest::Client::new();
+
+    let response = http
+        .post(format!("{base}/unroutable/now"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("t.nowhere"),
+        "{problem}"
+    );
+
+    let response = http
+        .post(format!("{base}/unroutable/later"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+
+    let error = client
+        .publish("t.no-such-queue", &json!({}))
+        .await
+        .unwrap_err();
+    assert!(error.is_unroutable(), "{error}");
+    running.shutdown().await;
+}
+
+async fn poison_messages_are_dead_lettered(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("poison");
+    let ids = vec![format!("{tag}-fails"), format!("{tag}-panic")];
+    publish_jobs(&client, "t.poison", &ids).await;
+
+    let dead = collect(&client, "t.poison.dead-letter", &tag, 2).await;
+    assert_eq!(dead.len(), 2);
+    for message in &dead {
+        assert_eq!(message.header("x-evently-attempt"), Some("3"));
+        assert_eq!(message.header("x-evently-queue"), Some("t.poison"));
+        let reason = message.header("x-evently-reason").unwrap();
+        assert!(
+            reason.contains("always fails") || reason.contains("panicked"),
+            "{reason}"
+        );
+    }
+    // Three attempts each, then no more: no hot loop.
+    for id in &ids {
+        assert_eq!(attempts_of(id), 3, "{id}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for id in &ids {
+        assert_eq!(
+            attempts_of(id),
+            3,
+            "{id} was tried again after dead-lettering"
+        );
+    }
+    // What the failing handler produced once finished never went out.
+    assert_quiet(&client, "t.poison.out", &tag).await;
+    running.shutdown().await;
+}
+
+async fn undecodable_messages_are_dead_lettered_at_once(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("undecodable");
+    client
+        .publish_bytes(
+            "",
+            "t.typed",
+            format!("{{\"not-a-job\": \"{tag}\"}}").into_bytes().into(),
+        )
+        .await
+        .unwrap();
+    let good = format!("{tag}-good");
+    let message_id = client
+        .publish("t.typed", &Job { id: good.clone() })
+        .await
+        .unwrap();
+
+    let dead = collect(&client, "t.typed.dead-letter", &tag, 1).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].header("x-evently-attempt"), Some("1"));
+    assert!(
+        dead[0]
+            .header("x-evently-reason")
+            .unwrap()
+            .starts_with("undecodable")
+    );
+
+    let out = collect(&client, "t.typed.out", &tag, 1).await;
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].json()["message_id"], message_id.as_str());
+    assert_eq!(out[0].json()["redelivered"], false);
+    assert_eq!(attempts_of(&good), 1);
+    running.shutdown().await;
+}
+
+async fn failures_publish_nothing(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("flaky");
+    let ids: Vec<String> = (0..200).map(|n| format!("{tag}-{n}")).collect();
+    publish_jobs(&client, "t.flaky", &ids).await;
+
+    let out = collect(&client, "t.flaky.out", &tag, ids.len()).await;
+    assert_eq!(out.len(), ids.len(), "one output per success");
+    let runs: u32 = ids.iter().map(|id| attempts_of(id)).sum();
+    let failures = ids.iter().filter(|id| id.ends_with('0')).count() as u32;
+    assert_eq!(failures, 20);
+    assert_eq!(runs - failures, ids.len() as u32, "successes equal outputs");
+    assert_quiet(&client, "t.flaky.out", &tag).await;
+    running.shutdown().await;
+}
+
+async fn exchanges_route_by_key(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("events");
+    let job = |id: &str| {
+        serde_json::to_vec(&Job { id: id.to_owned() })
+            .unwrap()
+            .into()
+    };
+    client
+        .publish_bytes("t.x", "evt.created", job(&format!("{tag}-a")))
+        .await
+        .unwrap();
+    client
+        .publish_bytes("t.x", "evt.deleted", job(&format!("{tag}-b")))
+        .await
+        .unwrap();
+    let error = client
+        .publish_bytes("t.x", "other.thing", job(&tag))
+        .await
+        .unwrap_err();
+    assert!(error.is_unroutable(), "{error}");
+
+    let out = collect(&client, "t.events.out", &tag, 2).await;
+    assert_eq!(out.len(), 2);
+    running.shutdown().await;
+}
+
+async fn readiness_follows_the_broker(broker: Broker) {
+    let (running, _, base) = start(config(broker)).await;
+    let http = reqwest::Client::new();
+    let ready = http
+        .get(format!("{base}/_evently/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let health = http
+        .get(format!("{base}/_evently/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    running.shutdown().await;
+}
+
+macro_rules! on_both_brokers {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Broker::Memory).await;
+                }
+            )*
+        }
+
+        mod rabbitmq {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let _one_at_a_time = super::RABBIT.lock().await;
+                    super::$name(super::Broker::Rabbit).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_brokers!(
+    consumed_and_produced,
+    http_requests_publish_before_answering,
+    unroutable_messages_are_errors,
+    poison_messages_are_dead_lettered,
+    undecodable_messages_are_dead_lettered_at_once,
+    failures_publish_nothing,
+    exchanges_route_by_key,
+    readiness_follows_the_broker,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_cannot_be_reached_means_not_ready() {
+    let config = config(Broker::Memory)
+        .amqp_url("amqp://guest:guest@127.0.0.1:1/%2f")
+        .broker_timeout(Duration::from_secs(1));
+    let running = App::with_config(config).unwrap().start().await.unwrap();
+    let base = format!("http://{}", running.local_addr());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!running.is_ready());
+    let http = reqwest::Client::new();
+    let ready = http
+        .get(format!("{base}/_evently/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    // Publishing waits a bounded time, then the client gets 503.
+    let order = http
+        .post(format!("{base}/orders"))
+        .json(&Job { id: "x".into() })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(order.status(), 503);
+    running.shutdown().await;
+}
