@@ -1,9 +1,11 @@
-//! The `tour` example as a user runs it: a process, real sockets, SIGTERM.
+//! The `tour` example as a user runs it: a process, real sockets, SIGTERM,
+//! and logs that never carry the broker password.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// The example binary cargo built beside this test.
 fn tour_binary() -> PathBuf {
@@ -15,43 +17,120 @@ fn tour_binary() -> PathBuf {
     path.join("examples").join("tour")
 }
 
-/// Starts the tour on a free port and returns it with its address, read
-/// from the startup line.
-fn start_tour() -> (Child, String) {
-    let binary = tour_binary();
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build --examples`",
-        binary.display()
-    );
-    let mut child = Command::new(binary)
-        .env("EVENTLY_HTTP_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the tour starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = lines.next().expect("a startup line").unwrap();
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in the startup line: {line}"))
-        .to_owned();
-    assert!(
-        line.contains("1 http route, 3 rest routes, 2 amqp consumers, 3 producers"),
-        "{line}"
-    );
-    // Keep draining the logs so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+/// A running tour and everything it logged so far.
+struct Tour {
+    child: Child,
+    base: String,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Tour {
+    /// Starts the tour on a free port with extra environment variables, and
+    /// reads its address from the startup line.
+    fn start(env: &[(&str, &str)]) -> Tour {
+        let binary = tour_binary();
+        assert!(
+            binary.exists(),
+            "{} is missing: run `cargo build --examples`",
+            binary.display()
+        );
+        let mut child = Command::new(binary)
+            .env("EVENTLY_HTTP_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the tour starts");
+
+        // Both streams feed one channel, so the child never blocks on a pipe.
+        let (sender, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let to_stdout = sender.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = to_stdout.send(line);
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            for line in text.lines() {
+                let _ = sender.send(line.to_owned());
+            }
+        });
+
+        let mut tour = Tour {
+            child,
+            base: String::new(),
+            lines,
+            log: Vec::new(),
+        };
+        let line = tour.wait_for("listening on ");
+        tour.base = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in the startup line: {line}"))
+            .to_owned();
+        tour
+    }
+
+    /// Waits up to 15 s for a log line containing `text`.
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no log line with {text:?} in:\n{}", self.log.join("\n"));
+    }
+
+    /// Sends SIGTERM and returns the exit status with the whole log.
+    fn stop(mut self) -> (ExitStatus, String) {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        assert!(sent.unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                self.child.kill().unwrap();
+                panic!("the tour did not stop within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader threads end with the process.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.log.push(line);
+        }
+        (status, self.log.join("\n"))
+    }
 }
 
 #[tokio::test]
 async fn the_tour_answers_and_stops_on_sigterm() {
-    let (mut child, base) = start_tour();
+    let mut tour = Tour::start(&[]);
+    assert!(
+        tour.log[0].contains("1 http route, 3 rest routes, 2 amqp consumers, 3 producers"),
+        "{}",
+        tour.log[0]
+    );
     let client = reqwest::Client::new();
+    let base = tour.base.clone();
 
     let page = client.get(format!("{base}/hello")).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -72,21 +151,85 @@ async fn the_tour_answers_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(reply.text().await.unwrap(), r#"{"message":"Hello Ada"}"#);
 
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    assert!(status.unwrap().success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the tour did not stop within 10 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(exit.success(), "the tour exited with {exit}");
+    let order = client
+        .post(format!("{base}/api/orders"))
+        .json(&serde_json::json!({"item": "tea", "quantity": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(order.status(), 202);
+
+    let (status, _) = tour.stop();
+    assert!(status.success(), "the tour exited with {status}");
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let output = Command::new("rabbitmqctl").args(args).output();
+    let output = output.expect("rabbitmqctl runs: `bash .ci/test` installs RabbitMQ");
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() || text.contains("already exists"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_broker_password_never_reaches_the_logs() {
+    let password = format!("pw-{}", std::process::id());
+    rabbitmqctl(&["add_user", "evently-secret-test", &password]);
+    rabbitmqctl(&["change_password", "evently-secret-test", &password]);
+    rabbitmqctl(&[
+        "set_permissions",
+        "-p",
+        "/",
+        "evently-secret-test",
+        ".*",
+        ".*",
+        ".*",
+    ]);
+
+    // Connected, at the most verbose level, publishing.
+    let url = format!("amqp://evently-secret-test:{password}@127.0.0.1:5672/%2f");
+    let mut tour = Tour::start(&[("EVENTLY_AMQP_URL", &url), ("RUST_LOG", "trace")]);
+    tour.wait_for("connected to the broker");
+    let order = reqwest::Client::new()
+        .post(format!("{}/api/orders", tour.base))
+        .json(&serde_json::json!({"item": "tea", "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(order.status(), 202);
+    let (status, log) = tour.stop();
+    assert!(status.success());
+    assert!(
+        log.contains("evently-secret-test:***@"),
+        "the redacted URL is logged"
+    );
+    assert!(
+        !log.contains(&password),
+        "the password leaked into the logs"
+    );
+
+    // Refused, retrying.
+    let wrong = format!("{password}-wrong");
+    let url = format!("amqp://evently-secret-test:{wrong}@127.0.0.1:5672/%2f");
+    let mut tour = Tour::start(&[("EVENTLY_AMQP_URL", &url), ("RUST_LOG", "trace")]);
+    tour.wait_for("cannot connect to the broker");
+    let (_, log) = tour.stop();
+    assert!(!log.contains(&wrong), "the password leaked into the logs");
+
+    // Invalid, refused at startup.
+    let url = format!("amqp://evently-secret-test:{password}@127.0.0.1:notaport/%2f");
+    let output = Command::new(tour_binary())
+        .env("EVENTLY_AMQP_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let printed = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("EVENTLY_AMQP_URL"), "{printed}");
+    assert!(
+        !printed.contains(&password),
+        "the password leaked: {printed}"
+    );
 }

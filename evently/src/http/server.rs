@@ -119,8 +119,9 @@ pub(crate) async fn serve(
 
 fn log_connection_error(error: &(dyn std::error::Error + 'static), peer: std::net::SocketAddr) {
     match error.downcast_ref::<hyper::Error>() {
+        // Idle keep-alive connections end this way too, so this is no warning.
         Some(e) if e.is_timeout() => {
-            tracing::warn!(%peer, "client too slow to send its request head, connection closed");
+            tracing::debug!(%peer, "no request head within the timeout, connection closed");
         }
         Some(e) if e.is_parse_too_large() => {
             tracing::warn!(%peer, "request head too large, answered 431");
