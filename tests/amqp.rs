@@ -29,6 +29,7 @@ evently! {
     amqp consume "t.poison" + produce "t.poison.out" => poison;
     amqp consume "t.typed" + produce "t.typed.out" => typed;
     amqp consume "t.events" exchange "t.x" key "evt.*" + produce "t.events.out" => events;
+    amqp consume "t.slow" + produce "t.slow.out" => slow;
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -115,6 +116,14 @@ async fn typed(job: Message<Job>, out: Producer) -> Result<(), ProduceError> {
 
 async fn events(job: Job, out: Producer) -> Result<(), ProduceError> {
     out.send(&job).await
+}
+
+/// Takes its time, so that shutdown finds it in flight.
+async fn slow(job: Job, out: Producer) -> Result<(), ProduceError> {
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    out.send(&job).await?;
+    count_attempt(&job.id);
+    Ok(())
 }
 
 /// Ids unique to one test of one run.
@@ -450,6 +459,33 @@ async fn readiness_follows_the_broker(broker: Broker) {
     running.shutdown().await;
 }
 
+async fn shutdown_finishes_handlers_in_flight(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("shutdown");
+    let ids: Vec<String> = (0..10).map(|n| format!("{tag}-{n}")).collect();
+    publish_jobs(&client, "t.slow", &ids).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    // Every handler was running; shutdown lets each finish, publish, ack.
+    running.shutdown().await;
+    for id in &ids {
+        assert_eq!(attempts_of(id), 1, "{id} did not finish before shutdown returned");
+    }
+
+    if let Broker::Rabbit = broker {
+        // A new instance finds the outputs, and nothing to redo: every
+        // input was acked.
+        let (running, client, _) = start(config(broker)).await;
+        let out = collect(&client, "t.slow.out", &tag, ids.len()).await;
+        assert_eq!(out.len(), ids.len());
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        for id in &ids {
+            assert_eq!(attempts_of(id), 1, "{id} was delivered again");
+        }
+        running.shutdown().await;
+    }
+}
+
 macro_rules! on_both_brokers {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -482,6 +518,7 @@ on_both_brokers!(
     failures_publish_nothing,
     exchanges_route_by_key,
     readiness_follows_the_broker,
+    shutdown_finishes_handlers_in_flight,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
