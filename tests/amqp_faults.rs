@@ -1,7 +1,8 @@
 //! Nothing is lost when RabbitMQ drops every connection, several times, and
 //! restarts: 10,000 messages through a consume-and-produce pipeline while
 //! `rabbitmqctl` injects the faults. Duplicates are allowed (delivery is at
-//! least once) and reported.
+//! least once) and reported. And a broker that goes silent is noticed by
+//! heartbeats and left for a new connection.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -44,12 +45,22 @@ impl Drop for RestartGuard {
     }
 }
 
+/// The fault tests share the broker: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn rabbit_url() -> String {
+    std::env::var("EVENTLY_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
 async fn start() -> (Running, BrokerClient) {
-    let url = std::env::var("EVENTLY_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
+    start_at(&rabbit_url()).await
+}
+
+async fn start_at(url: &str) -> (Running, BrokerClient) {
     let config = Config::default()
         .http_addr(([127, 0, 0, 1], 0).into())
-        .amqp_url(&url)
+        .amqp_url(url)
         .prefetch(100)
         .broker_timeout(Duration::from_secs(3));
     let running = App::with_config(config).unwrap().start().await.unwrap();
@@ -80,6 +91,7 @@ async fn publish_confirmed(client: &BrokerClient, id: String) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_lost_when_the_broker_fails() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let (running, client) = start().await;
     let _guard = RestartGuard;
     let tag = format!(
@@ -144,5 +156,108 @@ async fn nothing_is_lost_when_the_broker_fails() {
          {retried} publishes retried during the faults"
     );
     assert_eq!(lost, 0, "messages were lost");
+    running.shutdown().await;
+}
+
+/// A TCP proxy to the broker that can go silent: it keeps its connections
+/// open but stops passing bytes, as a peer behind a dead network would.
+struct SilentProxy {
+    port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentProxy {
+    async fn start(broker: std::net::SocketAddr) -> SilentProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = silent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(broker).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(pipe(client_read, server_write, flag.clone()));
+                tokio::spawn(pipe(server_read, client_write, flag.clone()));
+            }
+        });
+        SilentProxy { port, silent }
+    }
+}
+
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0; 16 * 1024];
+    while let Ok(n) = from.read(&mut buffer).await {
+        // Once silent, this connection never speaks again.
+        if n == 0 || silent.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+    }
+    if silent.load(std::sync::atomic::Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_broker_is_noticed_by_heartbeats() {
+    use std::sync::atomic::Ordering;
+
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let proxy = SilentProxy::start(([127, 0, 0, 1], 5672).into()).await;
+    let url = format!(
+        "amqp://guest:guest@127.0.0.1:{}/%2f?heartbeat=1",
+        proxy.port
+    );
+    let (running, client) = start_at(&url).await;
+    let tag = format!("silent-{}", std::process::id());
+
+    // The connection goes silent: heartbeats stop arriving, the service
+    // reports not-ready within seconds instead of hanging.
+    proxy.silent.store(true, Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while running.is_ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the silent broker went unnoticed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The network heals; the service reconnects and works again.
+    proxy.silent.store(false, Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !running.is_ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the service did not reconnect"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    publish_confirmed(&client, format!("{tag}-after")).await;
+    let mut found = false;
+    for _ in 0..10 {
+        let out = client.take("f.out", 100, Duration::from_secs(2)).await;
+        if out
+            .iter()
+            .any(|m| m.json()["id"] == format!("{tag}-after").as_str())
+        {
+            found = true;
+            break;
+        }
+    }
+    assert!(
+        found,
+        "the message published after reconnecting was not relayed"
+    );
     running.shutdown().await;
 }
