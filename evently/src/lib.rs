@@ -71,10 +71,14 @@
 //! generated `App::from_env` then takes a `T`, and handlers receive it as
 //! `State<T>`.
 //!
-//! This version serves `http` and `rest` entries. The other entries and the
-//! AMQP resources are part of the grammar, and a block that uses them fails
-//! to compile with an error saying so, rather than building a service that
-//! silently ignores them.
+//! Exchanges are `topic` exchanges unless the binding names the kind:
+//! `exchange "chat" fanout` or `exchange "jobs" direct`.
+//!
+//! This version serves `http`, `rest` and `amqp consume` entries, and
+//! `produce` resources on all of them. The `ws`, `soap`, `grpc` and
+//! `amqp subscribe` entries and the `consume`/`subscribe` resources are part
+//! of the grammar, and a block that uses them fails to compile with an error
+//! saying so, rather than building a service that silently ignores them.
 //!
 //! # What the compiler checks
 //!
@@ -105,6 +109,94 @@
 //! [`Html`](http::Html), [`Json`](http::Json), a [`StatusCode`](http::StatusCode),
 //! `(StatusCode, T)`, [`Problem`](http::Problem), or a `Result` of those.
 //!
+//! # Messages
+//!
+//! ```no_run
+//! use evently::amqp::ProduceError;
+//! use evently::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Order {
+//!     item: String,
+//! }
+//!
+//! evently! {
+//!     rest POST "/orders" + amqp produce "orders" => place_order;
+//!     amqp consume "orders" + produce "invoices" + produce "audit" instantly => on_order;
+//! }
+//!
+//! async fn place_order(Json(order): Json<Order>, orders: Producer) -> StatusCode {
+//!     match orders.send(&order).await {
+//!         Ok(()) => StatusCode::ACCEPTED,
+//!         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+//!     }
+//! }
+//!
+//! async fn on_order(order: Order, invoices: Producer, audit: Producer) -> Result<(), ProduceError> {
+//!     audit.send(&format!("order for {}", order.item)).await?;
+//!     invoices.send(&order).await
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> evently::Result<()> {
+//!     App::from_env()?.run().await
+//! }
+//! ```
+//!
+//! An `amqp consume` handler takes the decoded message (any `Deserialize`
+//! type, or [`Message<T>`](amqp::Message) for its id, correlation id, headers
+//! and redelivered flag) and `State<T>` values, then one
+//! [`Producer`](amqp::Producer) per `produce` resource, in binding order. It
+//! returns `()` or a `Result`; an `Err` or a panic fails the message.
+//!
+//! - **Ack after success.** A message is acked only after its handler
+//!   succeeded and every message it produced `once_finished` was confirmed by
+//!   the broker. If the process dies before that, the broker delivers the
+//!   message again: delivery is at least once, so handlers should be
+//!   idempotent, which message ids make possible.
+//! - **Producers.** `instantly` publishes when `send` is awaited and returns
+//!   once the broker confirmed. `once_finished` (the default) keeps the
+//!   message until the handler succeeded and drops it when the handler
+//!   failed. Behind an `http` or `rest` entry, `once_finished` messages are
+//!   published before the response is sent, and only for a 2xx or 3xx
+//!   response; if the broker does not confirm them the client gets 503
+//!   instead. A message that no queue is bound for is an error returned by
+//!   `send` (or a 503), never dropped silently. Messages are persistent
+//!   `application/json` with a message id, a timestamp, and a correlation id
+//!   copied from the cause (the consumed message's correlation id or message
+//!   id, or the request's `x-correlation-id` or `x-request-id` header).
+//! - **Retries and dead letters.** A failed message is tried again after the
+//!   retry delay, up to the configured number of attempts, by publishing a
+//!   copy at the back of its queue with an `x-evently-attempt` header, then
+//!   acking the original. After the last attempt it goes to the queue's
+//!   dead-letter queue, `<queue>.dead-letter`, with `x-evently-reason`,
+//!   `x-evently-queue` and `x-evently-attempt` headers. A message that does
+//!   not decode goes there at once: retrying cannot fix it.
+//! - **Concurrency.** Handlers of one binding run concurrently, up to the
+//!   prefetch: `EVENTLY_AMQP_PREFETCH`, or `prefetch N` in the binding.
+//! - **Recovery.** The RabbitMQ connection asks for heartbeats every 10 s
+//!   (unless the URL sets `heartbeat=`), so a silent broker is noticed.
+//!   A lost connection is re-established with backoff (100 ms doubling to
+//!   5 s), every queue, exchange and binding is declared again and every
+//!   consumer resumes. Meanwhile `/_evently/ready` answers 503 and
+//!   publishers wait, at most `EVENTLY_AMQP_TIMEOUT`, then fail. A message
+//!   whose handler was running when the connection dropped is delivered
+//!   again. Every wait for the broker has that bound, so nothing hangs.
+//! - **Shutdown.** Consumers stop taking messages, handlers in flight finish
+//!   within the shutdown deadline, their messages are published and acked,
+//!   then the connection is closed.
+//! - **Secrets.** The broker URL is logged with its password replaced by
+//!   `***`, at every log level.
+//!
+//! `EVENTLY_AMQP_URL` chooses the broker. Unset, it is `memory://`: an
+//! in-process broker with the same queues, exchanges, routing keys,
+//! acks, retries and dead letters, so a service runs on a machine with
+//! nothing installed. `amqp://user:password@host:5672/vhost` is RabbitMQ.
+//! [`Running::broker`] gives a [`BrokerClient`](amqp::BrokerClient) to
+//! publish into a queue and read what the service produced, on either
+//! broker, which is how tests drive a service.
+//!
 //! # Errors clients get
 //!
 //! | the request | the answer |
@@ -134,9 +226,13 @@
 //! which tests use. The HTTP side is a `tower::Service`: `App::layer` wraps it
 //! in any `tower` layer, such as those of `tower-http`.
 //!
-//! Logs go through `tracing`, filtered by `RUST_LOG` (default `info`): one
-//! line at startup with the address and the topology, one span per request
-//! (at debug level) carrying the method, route and handler.
+//! Logs go through `tracing`, filtered by `RUST_LOG` (default
+//! `info,lapin=off`): one line at startup with the address, the topology and
+//! the broker, one span per request (at debug level) carrying the method,
+//! route and handler, and one per message carrying the queue, message id,
+//! correlation id and attempt. `/_evently/health` answers 200 while the
+//! process serves; `/_evently/ready` answers 503 while the broker is not
+//! connected.
 
 #[macro_use]
 mod arity;
@@ -256,3 +352,8 @@ pub mod __private {
         Topology::new(bindings)
     }
 }
+
+/// The README's example service compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
