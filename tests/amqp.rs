@@ -469,7 +469,11 @@ async fn shutdown_finishes_handlers_in_flight(broker: Broker) {
     // Every handler was running; shutdown lets each finish, publish, ack.
     running.shutdown().await;
     for id in &ids {
-        assert_eq!(attempts_of(id), 1, "{id} did not finish before shutdown returned");
+        assert_eq!(
+            attempts_of(id),
+            1,
+            "{id} did not finish before shutdown returned"
+        );
     }
 
     if let Broker::Rabbit = broker {

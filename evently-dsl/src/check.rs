@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use proc_macro2::Span;
 use quote::ToTokens;
+use syn::spanned::Spanned;
 
 use crate::ctxt::Ctxt;
-use crate::parse::{AmqpSource, Binding, Block, Entry, ResourceKind};
+use crate::parse::{AmqpSource, Block, Entry, HttpEntry, PathTemplate, ResourceKind};
 
 pub(crate) fn block(block: &Block, cx: &mut Ctxt) {
     protocols_served(block, cx);
@@ -19,39 +20,51 @@ pub(crate) fn block(block: &Block, cx: &mut Ctxt) {
 }
 
 /// The grammar covers every protocol of the design, but this version of
-/// evently serves `http`, `rest` and `amqp consume` entries, with `produce`
-/// resources. A binding that names anything else must not compile into a
-/// service that silently ignores it.
+/// evently serves `http`, `rest`, `ws` and `amqp consume` entries, with
+/// `produce` resources. A binding that names anything else must not compile into a
+/// service that silently ignores it. Each unserved word is reported once, at
+/// its first use: the sentence is about the protocol, and repeating it on
+/// every line would bury the block's other errors.
 fn protocols_served(block: &Block, cx: &mut Ctxt) {
+    let mut reported: Vec<&str> = Vec::new();
     for binding in &block.bindings {
         let protocol = match &binding.entry {
-            Entry::Http(_) => None,
+            Entry::Http(_) | Entry::Ws { .. } => None,
             Entry::Amqp {
                 source: AmqpSource::Consume { .. },
                 ..
             } => None,
             Entry::Amqp { .. } => Some("amqp subscribe"),
-            Entry::Ws { .. } => Some("ws"),
             Entry::Soap { .. } => Some("soap"),
             Entry::Grpc { .. } => Some("grpc"),
         };
-        if let Some(protocol) = protocol {
+        if let Some(protocol) = protocol.filter(|p| !reported.contains(p)) {
+            reported.push(protocol);
             cx.error(
                 binding.entry.span(),
                 format!(
                     "`{protocol}` entries are not served by this version of evently; \
-                     it serves `http`, `rest` and `amqp consume` entries"
+                     it serves `http`, `rest`, `ws` and `amqp consume` entries"
                 ),
             );
         }
         for resource in &binding.resources {
-            if let ResourceKind::Source(_) = resource.kind {
-                cx.error(
-                    resource.span,
-                    "`consume` and `subscribe` resources are not served by this version of \
-                     evently; a binding's resources are `produce` resources",
-                );
+            let word = match &resource.kind {
+                ResourceKind::Produce { .. } => continue,
+                ResourceKind::Source(AmqpSource::Consume { .. }) => "consume",
+                ResourceKind::Source(AmqpSource::Subscribe { .. }) => "subscribe",
+            };
+            if reported.contains(&word) {
+                continue;
             }
+            reported.push(word);
+            cx.error(
+                resource.span,
+                format!(
+                    "`+ {word}` resources are not served by this version of evently; \
+                     it serves `+ produce` resources"
+                ),
+            );
         }
     }
 }
@@ -68,17 +81,18 @@ fn queue_conflicts(block: &Block, cx: &mut Ctxt) {
         else {
             continue;
         };
-        if let Some(first) = seen.get(&queue.value()) {
+        let name = queue.value();
+        if let Some(first) = seen.get(&name) {
             cx.error(
                 queue.span(),
-                format!("queue \"{}\" is consumed twice", queue.value()),
+                format!("the queue `\"{name}\"` is consumed twice"),
             );
             cx.error(
                 *first,
-                format!("queue \"{}\" first consumed here", queue.value()),
+                format!("the queue `\"{name}\"` is first consumed here"),
             );
         } else {
-            seen.insert(queue.value(), queue.span());
+            seen.insert(name, queue.span());
         }
     }
 }
@@ -88,49 +102,50 @@ fn queue_conflicts(block: &Block, cx: &mut Ctxt) {
 /// requests, so they conflict too; and paths of one shape must name their
 /// parameters alike, because the router keeps one name per segment.
 fn route_conflicts(block: &Block, cx: &mut Ctxt) {
-    let mut routes: HashMap<(&str, &str), &Binding> = HashMap::new();
-    let mut shapes: HashMap<&str, &str> = HashMap::new();
+    let mut routes: HashMap<(&str, &str), &HttpEntry> = HashMap::new();
+    let mut shapes: HashMap<&str, &PathTemplate> = HashMap::new();
     for binding in &block.bindings {
         let Entry::Http(http) = &binding.entry else {
             continue;
         };
-        let path = &http.path;
-        let key = (http.method.name.as_str(), path.shape.as_str());
-        if let Some(first) = routes.get(&key) {
-            let Entry::Http(first_http) = &first.entry else {
-                unreachable!("only http entries are recorded");
+        let (method, path) = (&http.method.name, &http.path);
+        if let Some(first) = routes.get(&(method.as_str(), path.shape.as_str())) {
+            let route = format!("`{method} {}`", first.path.value);
+            let message = if first.path.value == path.value {
+                format!("the route {route} is bound twice")
+            } else {
+                format!(
+                    "the route `{method} {}` matches the same requests as {route}; \
+                     parameter names do not tell routes apart",
+                    path.value
+                )
             };
+            cx.error(path.lit.span(), message);
             cx.error(
-                path.lit.span(),
-                format!(
-                    "conflicting routes: `{} {}` is already bound to `{}`",
-                    http.method.name,
-                    path.value,
-                    first.handler.to_token_stream().to_string().replace(' ', "")
-                ),
-            );
-            cx.error(
-                first_http.path.lit.span(),
-                format!(
-                    "`{} {}` first bound here",
-                    first_http.method.name, first_http.path.value
-                ),
+                first.path.lit.span(),
+                format!("the route {route} is first bound here"),
             );
             continue;
         }
-        routes.insert(key, binding);
+        routes.insert((method, &path.shape), http);
         match shapes.get(path.shape.as_str()) {
-            Some(first) if *first != path.value => cx.error(
-                path.lit.span(),
-                format!(
-                    "the path \"{}\" names its parameters differently from \"{first}\"; \
-                     paths of the same shape must use the same parameter names",
-                    path.value
-                ),
-            ),
+            Some(first) if first.value != path.value => {
+                cx.error(
+                    path.lit.span(),
+                    format!(
+                        "paths of the same shape name their parameters alike: \
+                         expected `\"{}\"`, found `\"{}\"`",
+                        first.value, path.value
+                    ),
+                );
+                cx.error(
+                    first.lit.span(),
+                    format!("`\"{}\"` names the parameters first here", first.value),
+                );
+            }
             Some(_) => {}
             None => {
-                shapes.insert(&path.shape, &path.value);
+                shapes.insert(&path.shape, path);
             }
         }
     }
@@ -146,18 +161,18 @@ fn operation_conflicts(block: &Block, cx: &mut Ctxt) {
             } => (
                 format!("soap {} {operation}", path.shape),
                 operation.span(),
-                format!("SOAP operation `{operation}` at \"{}\"", path.value),
+                format!("the SOAP operation `{operation}` at `\"{}\"`", path.value),
             ),
             Entry::Grpc { method, .. } => (
                 format!("grpc {}", method.value()),
                 method.span(),
-                format!("gRPC method \"{}\"", method.value()),
+                format!("the gRPC method `\"{}\"`", method.value()),
             ),
             _ => continue,
         };
         if let Some(first) = seen.get(&key) {
             cx.error(span, format!("{what} is bound twice"));
-            cx.error(*first, format!("{what} first bound here"));
+            cx.error(*first, format!("{what} is first bound here"));
         } else {
             seen.insert(key, span);
         }
@@ -176,10 +191,14 @@ fn resource_names(block: &Block, cx: &mut Ctxt) {
             else {
                 continue;
             };
-            if names.iter().any(|n| *n == name) {
+            if let Some(first) = names.iter().find(|n| **n == name) {
                 cx.error(
                     name.span(),
                     format!("the resource name `{name}` is used twice in this binding"),
+                );
+                cx.error(
+                    first.span(),
+                    format!("the resource name `{name}` is first used here"),
                 );
             }
             names.push(name);
@@ -189,18 +208,23 @@ fn resource_names(block: &Block, cx: &mut Ctxt) {
 
 /// Each state type is declared once: a handler asks for state by its type.
 fn state_types(block: &Block, cx: &mut Ctxt) {
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<(String, &syn::Type)> = Vec::new();
     for state in &block.states {
-        let ty = state.ty.to_token_stream().to_string();
-        if seen.contains(&ty) {
+        let ty = state.ty.to_token_stream().to_string().replace(' ', "");
+        if let Some((_, first)) = seen.iter().find(|(seen, _)| *seen == ty) {
             cx.error(
-                syn::spanned::Spanned::span(&state.ty),
+                state.ty.span(),
                 format!(
-                    "`state {}` is declared twice; each state type is declared once",
-                    ty.replace(' ', "")
+                    "`state {ty};` is declared twice; handlers ask for state by its type, \
+                     so each type is declared once"
                 ),
             );
+            cx.error(
+                first.span(),
+                format!("`state {ty};` is first declared here"),
+            );
+            continue;
         }
-        seen.push(ty);
+        seen.push((ty, &state.ty));
     }
 }

@@ -34,6 +34,10 @@ pub(crate) fn app(block: &Block) -> TokenStream {
                     ::evently::__private::http_binding(#rest, #method, #path, #resources, #handler)
                 }
             }
+            Entry::Ws { path, .. } => {
+                let path = &path.value;
+                quote!(::evently::__private::ws_binding(#path, #resources, #handler))
+            }
             Entry::Amqp {
                 source:
                     AmqpSource::Consume {
@@ -60,6 +64,7 @@ pub(crate) fn app(block: &Block) -> TokenStream {
         let producers = binding.resources.len();
         let check = match &binding.entry {
             Entry::Http(_) => quote!(http_handler),
+            Entry::Ws { .. } => quote!(ws_handler),
             _ => quote!(amqp_handler),
         };
         // The span of the handler's name carries the error when the handler

@@ -5,9 +5,12 @@
 //! Whether the topology makes sense (conflicts, protocols not served yet) is
 //! `check`'s business, not this module's.
 
-use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Punct, Spacing, Span, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
+use syn::token::Paren;
 use syn::{Ident, LitInt, LitStr, Token};
 
 use crate::ctxt::Ctxt;
@@ -155,7 +158,10 @@ pub(crate) fn block(input: TokenStream, cx: &mut Ctxt) -> Block {
     block
 }
 
-/// Splits the block at top-level `;`. A trailing item without `;` is an error.
+/// Splits the block after each top-level `;`, which stays the last token of
+/// its item so that an item cut short is blamed on its `;`, not on the whole
+/// block. A trailing item without `;` is an error; it is still parsed, ended
+/// by a `;` spanned at its last token, so its other mistakes show too.
 fn split_items(input: TokenStream, cx: &mut Ctxt) -> Vec<TokenStream> {
     let mut items = Vec::new();
     let mut current: Vec<TokenTree> = Vec::new();
@@ -163,8 +169,12 @@ fn split_items(input: TokenStream, cx: &mut Ctxt) -> Vec<TokenStream> {
         match &tree {
             TokenTree::Punct(p) if p.as_char() == ';' => {
                 if current.is_empty() {
-                    cx.error(p.span(), "unexpected `;`, expected a binding before it");
+                    cx.error(
+                        p.span(),
+                        "unexpected `;`, expected a binding or a `state` declaration before it",
+                    );
                 } else {
+                    current.push(tree);
                     items.push(current.drain(..).collect());
                 }
             }
@@ -176,10 +186,41 @@ fn split_items(input: TokenStream, cx: &mut Ctxt) -> Vec<TokenStream> {
             TokenTree::Group(g) if g.delimiter() != Delimiter::None => g.span_close(),
             other => other.span(),
         };
-        cx.error(span, "expected `;` after the last binding");
+        cx.error(span, "expected `;`, found the end of the block");
+        let mut semi = Punct::new(';', Spacing::Alone);
+        semi.set_span(span);
+        current.push(semi.into());
         items.push(current.into_iter().collect());
     }
     items
+}
+
+/// How a diagnostic names the next token: `` `index` ``, `` `"/"` ``, `` `=>` ``.
+fn found(input: ParseStream<'_>) -> String {
+    for (peeked, text) in [
+        (input.peek(Token![=>]), "=>"),
+        (input.peek(Token![::]), "::"),
+        (input.peek(Token![->]), "->"),
+    ] {
+        if peeked {
+            return format!("`{text}`");
+        }
+    }
+    match input.cursor().token_tree() {
+        Some((TokenTree::Group(group), _)) => match group.delimiter() {
+            Delimiter::Parenthesis => "`(`".into(),
+            Delimiter::Bracket => "`[`".into(),
+            Delimiter::Brace => "`{`".into(),
+            Delimiter::None => format!("`{}`", group.stream()),
+        },
+        Some((tree, _)) => format!("`{tree}`"),
+        None => "the end of the block".into(),
+    }
+}
+
+/// An error at the next token: `expected …, found …`.
+fn expected(input: ParseStream<'_>, what: impl std::fmt::Display) -> syn::Error {
+    input.error(format!("expected {what}, found {}", found(input)))
 }
 
 enum Item {
@@ -191,7 +232,14 @@ impl Parse for Item {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.peek(kw::state) {
             input.parse::<kw::state>()?;
+            if input.peek(Token![;]) {
+                return Err(expected(input, "a type after `state`"));
+            }
             let ty = input.parse()?;
+            if !input.peek(Token![;]) {
+                return Err(expected(input, "`;` after the state type"));
+            }
+            input.parse::<Token![;]>()?;
             return Ok(Item::State(StateDecl { ty }));
         }
         let entry = input.parse()?;
@@ -201,16 +249,29 @@ impl Parse for Item {
             resources.push(input.parse()?);
         }
         if !input.peek(Token![=>]) {
-            return Err(input.error("expected `=>` followed by the handler, or `+` and a resource"));
+            return Err(expected(
+                input,
+                "`=>` and the handler, or `+` and a resource",
+            ));
         }
         input.parse::<Token![=>]>()?;
-        if input.is_empty() {
-            return Err(input.error("expected the handler after `=>`"));
+        if !(input.peek(Ident::peek_any) || input.peek(Token![::])) {
+            return Err(expected(input, "the handler's name after `=>`"));
         }
-        let handler = input.parse()?;
-        if !input.is_empty() {
-            return Err(input.error("expected `;` after the handler"));
+        let handler: syn::Path = input.parse()?;
+        if input.peek(Paren) {
+            let name = handler.to_token_stream().to_string().replace(' ', "");
+            return Err(input.error(format!(
+                "expected the handler's name, found a call: write `{name}`, not `{name}(..)`"
+            )));
         }
+        if !input.peek(Token![;]) {
+            return Err(syn::Error::new_spanned(
+                &handler,
+                format!("expected `;` after the handler, found {}", found(input)),
+            ));
+        }
+        input.parse::<Token![;]>()?;
         Ok(Item::Binding(Binding {
             entry,
             resources,
@@ -221,8 +282,7 @@ impl Parse for Item {
 
 impl Parse for Entry {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let lookahead = input.lookahead1();
-        if lookahead.peek(kw::http) || lookahead.peek(kw::rest) {
+        if input.peek(kw::http) || input.peek(kw::rest) {
             let flavor = if input.peek(kw::http) {
                 input.parse::<kw::http>()?;
                 Flavor::Http
@@ -237,15 +297,15 @@ impl Parse for Entry {
                 method,
                 path,
             }))
-        } else if lookahead.peek(kw::ws) {
+        } else if input.peek(kw::ws) {
             let keyword = input.parse::<kw::ws>()?.span;
             let path = input.parse()?;
             Ok(Entry::Ws { keyword, path })
-        } else if lookahead.peek(kw::soap) {
+        } else if input.peek(kw::soap) {
             let keyword = input.parse::<kw::soap>()?.span;
             let path = input.parse()?;
             if !input.peek(Ident) {
-                return Err(input.error("expected the SOAP operation name after the path"));
+                return Err(expected(input, "the SOAP operation's name after the path"));
             }
             let operation = input.parse()?;
             Ok(Entry::Soap {
@@ -253,39 +313,48 @@ impl Parse for Entry {
                 path,
                 operation,
             })
-        } else if lookahead.peek(kw::grpc) {
+        } else if input.peek(kw::grpc) {
             let keyword = input.parse::<kw::grpc>()?.span;
             let method = grpc_method(input)?;
             Ok(Entry::Grpc { keyword, method })
-        } else if lookahead.peek(kw::amqp) {
+        } else if input.peek(kw::amqp) {
             let keyword = input.parse::<kw::amqp>()?.span;
             let source = input.parse()?;
             Ok(Entry::Amqp { keyword, source })
-        } else if lookahead.peek(kw::produce) {
+        } else if input.peek(kw::produce) {
             Err(input.error(
                 "`produce` is a resource, not an entry: it follows an entry after `+`, \
                  as in `rest POST \"/orders\" + amqp produce \"orders\" => handler`",
             ))
         } else {
-            let mut error = lookahead.error();
-            error.combine(syn::Error::new(
-                error.span(),
-                "a binding starts with a protocol (`http`, `rest`, `ws`, `soap`, `grpc`, `amqp`) \
-                 or declares shared state with `state Type`",
-            ));
-            Err(error)
+            // Not `lookahead1`'s error: it would offer `produce` and not
+            // `state`, and an HTTP method here deserves its own hint.
+            let word = input.fork().call(Ident::parse_any).ok();
+            match word {
+                Some(word) if METHODS.contains(&word.to_string().to_ascii_uppercase().as_str()) => {
+                    Err(input.error(format!(
+                        "expected a protocol before `{word}`: \
+                         `http {word}` serves pages and text, `rest {word}` serves JSON"
+                    )))
+                }
+                _ => Err(expected(
+                    input,
+                    "a protocol (`http`, `rest`, `ws`, `soap`, `grpc`, `amqp`) or `state`",
+                )),
+            }
         }
     }
 }
 
 impl Parse for Method {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        if input.peek(LitStr) {
-            return Err(input.error("expected an HTTP method such as `GET` before the path"));
+        if !input.peek(Ident::peek_any) {
+            return Err(expected(
+                input,
+                "an HTTP method such as `GET` before the path",
+            ));
         }
-        let ident: Ident = input
-            .parse()
-            .map_err(|e| syn::Error::new(e.span(), "expected an HTTP method such as `GET`"))?;
+        let ident = input.call(Ident::parse_any)?;
         let name = ident.to_string();
         if METHODS.contains(&name.as_str()) {
             return Ok(Method {
@@ -309,7 +378,10 @@ impl Parse for Method {
 impl Parse for PathTemplate {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if !input.peek(LitStr) {
-            return Err(input.error("expected a path in quotes, such as \"/users/{id}\""));
+            return Err(expected(
+                input,
+                "a path in quotes, such as `\"/users/{id}\"`",
+            ));
         }
         let lit: LitStr = input.parse()?;
         let value = lit.value();
@@ -329,7 +401,7 @@ fn path_shape(path: &str) -> Result<String, (std::ops::Range<usize>, String)> {
     if !path.starts_with('/') {
         return Err((
             at(0, path.len().max(1)),
-            format!("a path must start with `/`, found \"{path}\""),
+            format!("a path starts with `/`: expected `\"/{path}\"`, found `\"{path}\"`"),
         ));
     }
     let mut shape = String::with_capacity(path.len());
@@ -339,7 +411,10 @@ fn path_shape(path: &str) -> Result<String, (std::ops::Range<usize>, String)> {
     while let Some(open) = rest.find(['{', '}']) {
         let start = offset + open;
         if rest.as_bytes()[open] == b'}' {
-            return Err((at(start, start + 1), "unmatched `}` in the path".into()));
+            return Err((
+                at(start, start + 1),
+                "unmatched `}` in the path: a parameter is written `{name}`".into(),
+            ));
         }
         shape.push_str(&rest[..open]);
         let Some(close) = rest[open..].find('}') else {
@@ -378,10 +453,12 @@ fn path_shape(path: &str) -> Result<String, (std::ops::Range<usize>, String)> {
         if catch_all && !after.is_empty() {
             return Err((
                 at(start, end),
-                format!("catch-all parameter `{{{inner}}}` must end the path"),
+                format!(
+                    "catch-all parameter `{{{inner}}}` must end the path, found `{after}` after it"
+                ),
             ));
         }
-        if !catch_all && !(after.is_empty() || after.starts_with('/')) {
+        if !(catch_all || after.is_empty() || after.starts_with('/')) {
             return Err((
                 at(start, end),
                 format!(
@@ -392,7 +469,10 @@ fn path_shape(path: &str) -> Result<String, (std::ops::Range<usize>, String)> {
         if names.contains(&name) {
             return Err((
                 at(start, end),
-                format!("path parameter `{name}` appears twice in the path"),
+                format!(
+                    "path parameter `{name}` appears twice in the path; \
+                     each parameter needs a name of its own"
+                ),
             ));
         }
         names.push(name);
@@ -406,9 +486,10 @@ fn path_shape(path: &str) -> Result<String, (std::ops::Range<usize>, String)> {
 
 fn grpc_method(input: ParseStream<'_>) -> syn::Result<LitStr> {
     if !input.peek(LitStr) {
-        return Err(
-            input.error("expected a gRPC method in quotes, as in \"package.Service/Method\"")
-        );
+        return Err(expected(
+            input,
+            "a gRPC method in quotes, such as `\"package.Service/Method\"`",
+        ));
     }
     let lit: LitStr = input.parse()?;
     let value = lit.value();
@@ -425,7 +506,9 @@ fn grpc_method(input: ParseStream<'_>) -> syn::Result<LitStr> {
     if !valid {
         return Err(syn::Error::new(
             lit.span(),
-            format!("invalid gRPC method \"{value}\", expected \"package.Service/Method\""),
+            format!(
+                "expected a gRPC method such as `\"package.Service/Method\"`, found `\"{value}\"`"
+            ),
         ));
     }
     Ok(lit)
@@ -511,15 +594,17 @@ fn quoted(input: ParseStream<'_>, what: &str) -> syn::Result<LitStr> {
     if input.peek(LitStr) {
         return input.parse();
     }
-    Err(input.error(format!("expected {what} in quotes")))
+    Err(expected(input, format_args!("{what} in quotes")))
 }
 
 impl Parse for Resource {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let span = input.span();
         if input.peek(kw::amqp) {
             input.parse::<kw::amqp>()?;
         }
+        // The resource's own word (`produce`, `consume`, `subscribe`) is
+        // what diagnostics about the resource point at.
+        let span = input.span();
         let lookahead = input.lookahead1();
         let kind = if lookahead.peek(kw::produce) {
             input.parse::<kw::produce>()?;
@@ -596,7 +681,7 @@ mod tests {
             path_shape("users")
                 .unwrap_err()
                 .1
-                .contains("start with `/`")
+                .contains("starts with `/`")
         );
         assert!(path_shape("/a/{id").unwrap_err().1.contains("unclosed"));
         assert!(path_shape("/a/id}").unwrap_err().1.contains("unmatched"));

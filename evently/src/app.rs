@@ -13,6 +13,7 @@ use crate::amqp::consumer::QueueConsumer;
 use crate::amqp::{BoxedAmqpHandler, Broker, Declarations, ExchangeKind};
 use crate::http::{HttpLayer, HttpService, Router, UnboundHandler};
 use crate::topology::{Binding, Entry, Produce, Topology};
+use crate::ws::Hub;
 use crate::{Config, Error, Result};
 
 /// The bindings of a block with their handlers, before state exists.
@@ -29,6 +30,13 @@ pub struct Handler<S>(pub(crate) HandlerKind<S>);
 pub(crate) enum HandlerKind<S> {
     Http(UnboundHandler<S>),
     Amqp(UnboundAmqpHandler<S>),
+}
+
+/// What a handler is bound with, besides the state.
+pub(crate) struct BindContext {
+    pub(crate) resources: &'static [Produce],
+    pub(crate) broker: Option<Broker>,
+    pub(crate) ws: Arc<Hub>,
 }
 
 /// An AMQP handler waiting for its state.
@@ -60,6 +68,8 @@ pub struct Runtime<S> {
     topology: Topology,
     broker: Option<Broker>,
     consumers: Vec<QueueConsumer>,
+    trigger: watch::Sender<bool>,
+    hub: Arc<Hub>,
     _state: PhantomData<fn() -> S>,
 }
 
@@ -77,6 +87,10 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             None
         };
 
+        // One signal stops everything: the listener, the consumers and the
+        // WebSocket sessions.
+        let (trigger, triggered) = watch::channel(false);
+        let hub = Hub::new(&config, triggered);
         let state = Arc::new(state);
         let mut http = Vec::new();
         let mut consumers = Vec::new();
@@ -84,10 +98,12 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             let resources = binding.resources();
             match (handler.0, binding.entry()) {
                 (HandlerKind::Http(unbound), _) => {
-                    http.push((
-                        binding,
-                        unbound(Arc::clone(&state), resources, broker.clone()),
-                    ));
+                    let context = BindContext {
+                        resources,
+                        broker: broker.clone(),
+                        ws: Arc::clone(&hub),
+                    };
+                    http.push((binding, unbound(Arc::clone(&state), context)));
                 }
                 (HandlerKind::Amqp(unbound), Entry::Consume(consume)) => {
                     let broker = broker.clone().expect("a consumer implies a broker");
@@ -111,6 +127,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             topology,
             broker,
             consumers,
+            trigger,
+            hub,
             _state: PhantomData,
         })
     }
@@ -158,7 +176,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             None => tracing::info!(topology = %self.topology, "evently listening on http://{addr}"),
         }
 
-        let (trigger, triggered) = watch::channel(false);
+        let trigger = self.trigger;
+        let triggered = trigger.subscribe();
         let deadline = self.config.shutdown_timeout;
         let mut tasks = JoinSet::new();
         for consumer in self.consumers {
@@ -179,6 +198,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             trigger,
             tasks,
             broker: self.broker,
+            hub: self.hub,
+            deadline,
         })
     }
 }
@@ -221,6 +242,8 @@ pub struct Running {
     trigger: watch::Sender<bool>,
     tasks: JoinSet<()>,
     broker: Option<Broker>,
+    hub: Arc<Hub>,
+    deadline: std::time::Duration,
 }
 
 impl std::fmt::Debug for Running {
@@ -259,6 +282,7 @@ impl Running {
                 tracing::error!(error = %error, "a service task failed");
             }
         }
+        self.hub.drained(self.deadline).await;
         if let Some(broker) = &self.broker {
             broker.close().await;
         }

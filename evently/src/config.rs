@@ -23,6 +23,9 @@ use crate::{Error, Result};
 /// | `EVENTLY_AMQP_RETRY_ATTEMPTS` | `3` | attempts a message gets before it is dead-lettered |
 /// | `EVENTLY_AMQP_RETRY_DELAY` | `1s` | pause before a failed message is tried again |
 /// | `EVENTLY_AMQP_TIMEOUT` | `5s` | bound on every wait for the broker (connect, confirm, reconnect) |
+/// | `EVENTLY_WS_MAX_MESSAGE` | `1MiB` | largest WebSocket message; larger ones close the socket with 1009 |
+/// | `EVENTLY_WS_WRITE_BUFFER` | `1MiB` | most bytes queued for a WebSocket client before sends fail |
+/// | `EVENTLY_WS_ORIGINS` | (any) | comma-separated origins allowed to open WebSockets, such as `https://example.com` |
 /// | `RUST_LOG` | `info,lapin=off` | log filter, in `tracing-subscriber`'s `EnvFilter` syntax |
 ///
 /// Sizes are bytes, or a number with `KiB`, `MiB` or `GiB`. Durations are a
@@ -41,6 +44,9 @@ pub struct Config {
     pub(crate) retry_attempts: u32,
     pub(crate) retry_delay: Duration,
     pub(crate) broker_timeout: Duration,
+    pub(crate) ws_max_message: usize,
+    pub(crate) ws_write_buffer: usize,
+    pub(crate) ws_origins: Vec<String>,
 }
 
 /// lapin's own logs repeat what evently reports in its own words (a lost
@@ -65,6 +71,9 @@ impl Default for Config {
             retry_attempts: 3,
             retry_delay: Duration::from_secs(1),
             broker_timeout: Duration::from_secs(5),
+            ws_max_message: 1 << 20,
+            ws_write_buffer: 1 << 20,
+            ws_origins: Vec::new(),
         }
     }
 }
@@ -146,6 +155,22 @@ impl Config {
         });
         read("EVENTLY_AMQP_TIMEOUT", &mut |v| {
             config.broker_timeout = parse_duration(v)?;
+            Ok(())
+        });
+        read("EVENTLY_WS_MAX_MESSAGE", &mut |v| {
+            config.ws_max_message = parse_size(v)?;
+            Ok(())
+        });
+        read("EVENTLY_WS_WRITE_BUFFER", &mut |v| {
+            config.ws_write_buffer = parse_size(v)?;
+            Ok(())
+        });
+        read("EVENTLY_WS_ORIGINS", &mut |v| {
+            config.ws_origins = v
+                .split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
             Ok(())
         });
         read("RUST_LOG", &mut |v| {
@@ -247,6 +272,22 @@ impl Config {
     /// Sets the bound on every wait for the broker.
     pub fn broker_timeout(mut self, timeout: Duration) -> Self {
         self.broker_timeout = timeout;
+        self
+    }
+
+    /// Sets the largest WebSocket message accepted, in bytes.
+    pub fn ws_max_message(mut self, bytes: usize) -> Self {
+        self.ws_max_message = bytes;
+        self
+    }
+
+    /// Sets the origins allowed to open WebSockets; empty allows any.
+    pub fn ws_origins<I, O>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = O>,
+        O: Into<String>,
+    {
+        self.ws_origins = origins.into_iter().map(Into::into).collect();
         self
     }
 

@@ -245,6 +245,7 @@ pub mod http;
 mod state;
 mod telemetry;
 mod topology;
+pub mod ws;
 
 pub use app::Running;
 pub use config::Config;
@@ -259,6 +260,7 @@ pub mod prelude {
     pub use crate::http::{
         HeaderMap, Html, IntoResponse, Json, Path, Problem, Query, State, StatusCode,
     };
+    pub use crate::ws::WebSocket;
 }
 
 /// What generated code refers to. Not public API: it changes without notice.
@@ -315,6 +317,25 @@ pub mod __private {
         handler: &'static str,
     ) -> Binding {
         Binding::new(Entry::Http { rest, method, path }, resources, handler)
+    }
+
+    /// Checks that `handler` fits a `ws` binding with `P` producers.
+    pub fn ws_handler<H, Args, S, const P: usize>(handler: H) -> Handler<S>
+    where
+        H: crate::ws::WsHandler<Args, S, P>,
+        S: Send + Sync + 'static,
+    {
+        Handler(HandlerKind::Http(crate::ws::unbound::<H, Args, S, P>(
+            handler,
+        )))
+    }
+
+    pub const fn ws_binding(
+        path: &'static str,
+        resources: &'static [Produce],
+        handler: &'static str,
+    ) -> Binding {
+        Binding::new(Entry::Ws { path }, resources, handler)
     }
 
     pub const fn consume_binding(

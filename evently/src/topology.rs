@@ -32,6 +32,11 @@ pub enum Entry {
         /// The path template, such as `/users/{id}`.
         path: &'static str,
     },
+    /// `ws "/path"`.
+    Ws {
+        /// The path template.
+        path: &'static str,
+    },
     /// `amqp consume "queue"`.
     Consume(Consume),
 }
@@ -69,6 +74,8 @@ pub enum Protocol {
     Http,
     /// `rest`: typed JSON.
     Rest,
+    /// `ws`: WebSockets.
+    Ws,
     /// `amqp`: messages from a queue.
     Amqp,
 }
@@ -95,7 +102,7 @@ impl fmt::Display for Topology {
     /// A one-line summary, such as `1 http route, 2 rest routes`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for protocol in [Protocol::Http, Protocol::Rest, Protocol::Amqp] {
+        for protocol in [Protocol::Http, Protocol::Rest, Protocol::Ws, Protocol::Amqp] {
             let count = self
                 .bindings
                 .iter()
@@ -144,6 +151,7 @@ impl Binding {
         match self.entry {
             Entry::Http { rest: false, .. } => Protocol::Http,
             Entry::Http { rest: true, .. } => Protocol::Rest,
+            Entry::Ws { .. } => Protocol::Ws,
             Entry::Consume(_) => Protocol::Amqp,
         }
     }
@@ -158,18 +166,19 @@ impl Binding {
         self.resources
     }
 
-    /// The HTTP method of an `http` or `rest` entry.
+    /// The HTTP method of an entry served over HTTP (`GET` for `ws`).
     pub fn method(&self) -> Option<&'static str> {
         match self.entry {
             Entry::Http { method, .. } => Some(method),
+            Entry::Ws { .. } => Some("GET"),
             Entry::Consume(_) => None,
         }
     }
 
-    /// The path template of an `http` or `rest` entry.
+    /// The path template of an entry served over HTTP.
     pub fn path(&self) -> Option<&'static str> {
         match self.entry {
-            Entry::Http { path, .. } => Some(path),
+            Entry::Http { path, .. } | Entry::Ws { path } => Some(path),
             Entry::Consume(_) => None,
         }
     }
@@ -289,6 +298,7 @@ impl fmt::Display for Protocol {
         f.write_str(match self {
             Protocol::Http => "http",
             Protocol::Rest => "rest",
+            Protocol::Ws => "ws",
             Protocol::Amqp => "amqp",
         })
     }

@@ -42,7 +42,6 @@ pub(crate) struct Rabbit {
     broken: Notify,
     closing: watch::Sender<bool>,
     consumer_tags: AtomicU64,
-    reconnects: AtomicU64,
 }
 
 impl Rabbit {
@@ -64,7 +63,6 @@ impl Rabbit {
             broken: Notify::new(),
             closing: watch::Sender::new(false),
             consumer_tags: AtomicU64::new(0),
-            reconnects: AtomicU64::new(0),
         });
         tokio::spawn(Arc::clone(&rabbit).supervise());
         rabbit
@@ -76,11 +74,6 @@ impl Rabbit {
 
     pub(crate) fn is_connected(&self) -> bool {
         self.session.borrow().is_some()
-    }
-
-    /// How many times the connection was re-established.
-    pub(crate) fn reconnects(&self) -> u64 {
-        self.reconnects.load(Ordering::Relaxed)
     }
 
     /// Stops reconnecting and closes the connection.
@@ -105,9 +98,6 @@ impl Rabbit {
             let connected = tokio::time::timeout(self.timeout, self.connect(generation)).await;
             match connected {
                 Ok(Ok(session)) => {
-                    if generation > 1 {
-                        self.reconnects.fetch_add(1, Ordering::Relaxed);
-                    }
                     tracing::info!(broker = %self.display, "connected to the broker");
                     failures = 0;
                     let session = Arc::new(session);

@@ -5,8 +5,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::{FromRequest, IntoResponse, Problem, RequestParts, Response};
-use crate::amqp::{Broker, Invocation, Producer};
-use crate::topology::Produce;
+use crate::amqp::{Invocation, Producer};
+use crate::app::BindContext;
 
 /// A boxed response future.
 pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -23,14 +23,17 @@ pub(crate) type BoxedHandler = Arc<dyn Fn(RequestParts, bool) -> ResponseFuture 
 /// return type implements [`IntoResponse`]. `Args` is the tuple of extractor
 /// types; `S` the block's state.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` does not fit an `http` or `rest` binding with {P} `produce` resource(s)",
-    label = "this handler does not fit its binding",
-    note = "an `http` or `rest` handler is an `async fn` whose parameters are extractors \
-            (`Json<T>`, `Path<T>`, `Query<T>`, `State<T>`, `HeaderMap`, `Method`, `Uri`, \
-            `String`, `Bytes`), then one `Producer` per `produce` resource, and whose return \
-            type implements `IntoResponse`",
-    note = "`State<T>` needs `state T;` in the block; `rest` handlers usually return `Json<T>` \
-            or `Result<Json<T>, Problem>`"
+    message = "this handler does not fit an `http` or `rest` binding: expected an `async fn` \
+               taking extractors, then {P} `Producer` parameter(s), and returning a response",
+    label = "its parameters, output or future do not fit the binding",
+    note = "the parameters are extractors (`Json<T>` with `T: Deserialize`, `Path<T>`, \
+            `Query<T>`, `State<T>` with `state T;` in the block, `HeaderMap`, `Method`, `Uri`, \
+            `String`, `Bytes`, or a type implementing `FromRequest`), then one `Producer` per \
+            `produce` resource, in binding order",
+    note = "the output must implement `IntoResponse`: `String`, `&'static str`, `Html<T>`, \
+            `Json<T>` with `T: Serialize`, `StatusCode`, `(StatusCode, T)`, `Problem`, \
+            or a `Result` of those",
+    note = "the future must be `Send`: hold no `Rc` or other `!Send` value across an `.await`"
 )]
 pub trait HttpHandler<Args, S, const P: usize>: Clone + Send + Sync + 'static {
     /// Runs the handler on a request. `rest` says how refusals are sent.
@@ -65,8 +68,8 @@ macro_rules! impl_handler {
                     let readers = 0 $(+ <$ty as FromRequest<S>>::READS_BODY as usize)*;
                     assert!(
                         readers <= 1,
-                        "a handler may have one parameter that reads the request body \
-                         (`Json<T>`, `String`, `Bytes`), not several"
+                        "an `http` or `rest` handler may have one parameter that reads \
+                         the request body (`Json<T>`, `String`, `Bytes`), found several"
                     );
                 }
                 let handler = self.clone();
@@ -89,9 +92,8 @@ macro_rules! impl_handler {
 
 with_arities!(impl_handler);
 
-/// A handler waiting for the state and broker it will be handed.
-pub(crate) type UnboundHandler<S> =
-    Box<dyn FnOnce(Arc<S>, &'static [Produce], Option<Broker>) -> BoxedHandler + Send>;
+/// A handler waiting for the state and the rest it will be handed.
+pub(crate) type UnboundHandler<S> = Box<dyn FnOnce(Arc<S>, BindContext) -> BoxedHandler + Send>;
 
 /// Checks that `handler` fits an HTTP binding with `P` producers and erases
 /// its type.
@@ -100,8 +102,9 @@ where
     H: HttpHandler<Args, S, P>,
     S: Send + Sync + 'static,
 {
-    Box::new(move |state: Arc<S>, resources, broker| -> BoxedHandler {
-        let Some(broker) = broker.filter(|_| P > 0) else {
+    Box::new(move |state: Arc<S>, context: BindContext| -> BoxedHandler {
+        let resources = context.resources;
+        let Some(broker) = context.broker.filter(|_| P > 0) else {
             return Arc::new(move |req, rest| handler.call(req, &state, rest, no_producers()));
         };
         assert_eq!(resources.len(), P, "one producer per resource");
@@ -143,7 +146,7 @@ fn no_producers<const P: usize>() -> [Producer; P] {
 }
 
 /// The request's correlation id, from the headers clients commonly use.
-fn correlation_id(req: &RequestParts) -> Option<String> {
+pub(crate) fn correlation_id(req: &RequestParts) -> Option<String> {
     ["x-correlation-id", "x-request-id"]
         .iter()
         .find_map(|name| req.head.headers.get(*name)?.to_str().ok())

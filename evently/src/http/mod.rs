@@ -29,7 +29,7 @@ pub use http::{HeaderMap, Method, StatusCode, Uri, header};
 pub use response::{Html, IntoResponse, Problem, Response};
 pub use router::HttpFuture;
 
-pub(crate) use handler::{UnboundHandler, unbound};
+pub(crate) use handler::{BoxedHandler, ResponseFuture, UnboundHandler, correlation_id, unbound};
 pub(crate) use router::Router;
 
 /// The HTTP side of an `App` as a `tower::Service`.
