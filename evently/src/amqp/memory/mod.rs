@@ -21,16 +21,20 @@
 //! operations and never across an `.await`. A consumer waiting in `next`
 //! sleeps on its own [`Notify`] and is woken only when it can make progress.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
 use self::routing::Exchange;
+use self::state::{Consumer, Queue, Shared, State};
 use super::envelope::{Envelope, ExchangeKind};
 
+pub(crate) use self::consumer::{MemoryAcker, MemoryConsumer};
+
+mod consumer;
 mod routing;
+mod state;
 #[cfg(test)]
 mod tests;
 
@@ -48,8 +52,8 @@ pub(crate) enum MemoryError {
     /// The exchange exists with another kind (RabbitMQ's
     /// `PRECONDITION_FAILED`).
     ExchangeKindMismatch(String),
-    /// The consumer behind a delivery was dropped, or the broker was closed
-    /// before a consumer was started.
+    /// The consumer behind a delivery was dropped, or a consumer was to
+    /// start after the broker closed.
     ChannelClosed,
 }
 
@@ -85,83 +89,18 @@ impl fmt::Display for MemoryError {
 
 impl std::error::Error for MemoryError {}
 
+/// A message handed to a consumer, to be settled through its acker.
+pub(crate) struct MemoryDelivery {
+    pub(crate) envelope: Envelope,
+    pub(crate) redelivered: bool,
+    pub(crate) acker: MemoryAcker,
+}
+
 /// The broker. Clones share it; it lives as long as any clone, consumer or
 /// delivery does.
 #[derive(Clone)]
 pub(crate) struct MemoryBroker {
     shared: Arc<Shared>,
-}
-
-struct Shared {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    queues: HashMap<String, Queue>,
-    exchanges: HashMap<String, Exchange>,
-    consumers: HashMap<u64, Consumer>,
-    next_consumer: u64,
-    next_queue_name: u64,
-    closed: bool,
-}
-
-#[derive(Default)]
-struct Queue {
-    ready: VecDeque<Message>,
-    /// Consumers waiting in `next` with prefetch room, first come first
-    /// served. An entry whose wait has ended since is stale and skipped.
-    waiters: VecDeque<Waiter>,
-    /// Consumers not dropped yet, cancelled ones included.
-    consumers: usize,
-    /// Deleted when its last consumer is dropped.
-    exclusive: bool,
-}
-
-struct Message {
-    /// Shared between the queues a publish reached, and kept while unacked
-    /// so that it can be requeued.
-    envelope: Arc<Envelope>,
-    redelivered: bool,
-}
-
-/// What a consumer's `next` gets from the state.
-enum Take {
-    Delivery {
-        envelope: Arc<Envelope>,
-        redelivered: bool,
-        tag: u64,
-    },
-    Ended,
-    Wait,
-}
-
-struct Waiter {
-    consumer: u64,
-    wait: u64,
-}
-
-/// A consumer as the broker sees it: its channel, in RabbitMQ's terms.
-struct Consumer {
-    id: u64,
-    queue: String,
-    prefetch: usize,
-    /// By delivery tag, which grows with each delivery: requeueing in tag
-    /// order puts messages back in the order they left the queue.
-    unacked: BTreeMap<u64, Arc<Envelope>>,
-    next_tag: u64,
-    cancelled: bool,
-    waiting: Option<Wait>,
-    waits: u64,
-    notify: Arc<Notify>,
-}
-
-/// A `next` call asleep until it can make progress.
-struct Wait {
-    id: u64,
-    /// Whether it sits in its queue's `waiters`, which it does only while it
-    /// has prefetch room; without, it waits for an ack instead.
-    listed: bool,
 }
 
 impl Default for MemoryBroker {
@@ -173,9 +112,7 @@ impl Default for MemoryBroker {
 impl MemoryBroker {
     pub(crate) fn new() -> Self {
         MemoryBroker {
-            shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
-            }),
+            shared: Arc::new(Shared::default()),
         }
     }
 
@@ -183,7 +120,7 @@ impl MemoryBroker {
     pub(crate) fn declare_queue(&self, name: &str) {
         let mut state = self.shared.lock();
         if !state.queues.contains_key(name) {
-            state.queues.insert(name.to_owned(), Queue::default());
+            state.queues.insert(name.to_owned(), Queue::new(false));
         }
     }
 
@@ -199,10 +136,7 @@ impl MemoryBroker {
                 break name;
             }
         };
-        let queue = Queue {
-            exclusive: true,
-            ..Queue::default()
-        };
+        let queue = Queue::new(true);
         state.queues.insert(name.clone(), queue);
         name
     }
@@ -316,24 +250,9 @@ impl MemoryBroker {
             0 => usize::MAX,
             n => usize::from(n),
         };
-        let consumer = Consumer {
-            id,
-            queue: queue.to_owned(),
-            prefetch,
-            unacked: BTreeMap::new(),
-            next_tag: 1,
-            cancelled: false,
-            waiting: None,
-            waits: 0,
-            notify: Arc::clone(&notify),
-        };
+        let consumer = Consumer::new(id, queue, prefetch, Arc::clone(&notify));
         state.consumers.insert(id, consumer);
-        Ok(MemoryConsumer {
-            shared: Arc::clone(&self.shared),
-            id,
-            notify,
-            ended: false,
-        })
+        Ok(MemoryConsumer::new(Arc::clone(&self.shared), id, notify))
     }
 
     /// How many messages of a queue wait for a consumer; `None` if there is
@@ -365,340 +284,5 @@ impl MemoryBroker {
         for consumer in state.consumers.values() {
             consumer.notify.notify_one();
         }
-    }
-}
-
-impl Shared {
-    /// Locks the state. A panic never leaves it half-updated (no user code
-    /// runs under the lock), so a poisoned lock is still sound to use.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Queue {
-    fn push_back(&mut self, envelope: Arc<Envelope>, consumers: &mut HashMap<u64, Consumer>) {
-        self.ready.push_back(Message {
-            envelope,
-            redelivered: false,
-        });
-        self.wake_one(consumers);
-    }
-
-    /// Puts messages back at the front, the first of `messages` first.
-    fn requeue(
-        &mut self,
-        messages: impl DoubleEndedIterator<Item = Arc<Envelope>>,
-        consumers: &mut HashMap<u64, Consumer>,
-    ) {
-        let mut count = 0;
-        for envelope in messages.rev() {
-            self.ready.push_front(Message {
-                envelope,
-                redelivered: true,
-            });
-            count += 1;
-        }
-        for _ in 0..count {
-            if !self.wake_one(consumers) {
-                break;
-            }
-        }
-    }
-
-    /// Wakes the longest-waiting consumer that has room, if any. It may
-    /// find the message gone when it runs (another consumer took it first);
-    /// then it simply waits again.
-    fn wake_one(&mut self, consumers: &mut HashMap<u64, Consumer>) -> bool {
-        while let Some(waiter) = self.waiters.pop_front() {
-            let Some(consumer) = consumers.get_mut(&waiter.consumer) else {
-                continue;
-            };
-            if consumer
-                .waiting
-                .as_ref()
-                .is_some_and(|w| w.id == waiter.wait)
-            {
-                consumer.wake();
-                return true;
-            }
-        }
-        false
-    }
-}
-
-impl Consumer {
-    fn has_room(&self) -> bool {
-        self.unacked.len() < self.prefetch
-    }
-
-    fn wake(&mut self) {
-        self.waiting = None;
-        self.notify.notify_one();
-    }
-
-    /// After an ack or nack freed room: a consumer waiting for room either
-    /// gets woken to take a ready message (`true`) or starts waiting for one.
-    fn room_freed(&mut self, queue: &mut Queue) -> bool {
-        let Some(wait) = &mut self.waiting else {
-            return false;
-        };
-        if !queue.ready.is_empty() {
-            self.wake();
-            return true;
-        }
-        if !wait.listed {
-            wait.listed = true;
-            queue.waiters.push_back(Waiter {
-                consumer: self.id,
-                wait: wait.id,
-            });
-        }
-        false
-    }
-}
-
-impl State {
-    /// Hands the consumer its next message, or registers it as waiting.
-    fn take(&mut self, id: u64) -> Take {
-        let State {
-            queues,
-            consumers,
-            closed,
-            ..
-        } = self;
-        let Some(consumer) = consumers.get_mut(&id) else {
-            return Take::Ended;
-        };
-        // An exclusive queue outlives its consumers, so this one exists.
-        let Some(queue) = queues.get_mut(&consumer.queue) else {
-            return Take::Ended;
-        };
-        if *closed || consumer.cancelled {
-            consumer.waiting = None;
-            return Take::Ended;
-        }
-
-        let has_room = consumer.has_room();
-        if has_room && let Some(message) = queue.ready.pop_front() {
-            consumer.waiting = None;
-            let tag = consumer.next_tag;
-            consumer.next_tag += 1;
-            consumer.unacked.insert(tag, Arc::clone(&message.envelope));
-            return Take::Delivery {
-                envelope: message.envelope,
-                redelivered: message.redelivered,
-                tag,
-            };
-        }
-
-        consumer.waits += 1;
-        let wait = consumer.waits;
-        consumer.waiting = Some(Wait {
-            id: wait,
-            listed: has_room,
-        });
-        if has_room {
-            queue.waiters.push_back(Waiter { consumer: id, wait });
-
-            // Entries go stale when a wait ends otherwise than by a wake-up;
-            // sweep them before they pile up.
-            if queue.waiters.len() > 2 * queue.consumers + 8 {
-                queue.waiters.retain(|w| {
-                    consumers
-                        .get(&w.consumer)
-                        .and_then(|c| c.waiting.as_ref())
-                        .is_some_and(|c| c.id == w.wait)
-                });
-            }
-        }
-        Take::Wait
-    }
-
-    /// Settles one delivery of a live consumer.
-    fn settle(&mut self, id: u64, tag: u64, requeue: bool) -> Result<(), MemoryError> {
-        let State {
-            queues, consumers, ..
-        } = self;
-        let Some(consumer) = consumers.get_mut(&id) else {
-            return Err(MemoryError::ChannelClosed);
-        };
-        let Some(queue) = queues.get_mut(&consumer.queue) else {
-            return Err(MemoryError::ChannelClosed);
-        };
-        let Some(envelope) = consumer.unacked.remove(&tag) else {
-            return Ok(());
-        };
-        if requeue {
-            queue.ready.push_front(Message {
-                envelope,
-                redelivered: true,
-            });
-        }
-        let woken = consumer.room_freed(queue);
-        if requeue && !woken {
-            queue.wake_one(consumers);
-        }
-        Ok(())
-    }
-
-    /// Closes a consumer's channel: requeues what it left unacked and
-    /// deletes its queue if that was exclusive and this its last consumer.
-    fn remove_consumer(&mut self, id: u64) {
-        let State {
-            queues,
-            exchanges,
-            consumers,
-            ..
-        } = self;
-        let Some(consumer) = consumers.remove(&id) else {
-            return;
-        };
-        let Some(queue) = queues.get_mut(&consumer.queue) else {
-            return;
-        };
-        queue.consumers -= 1;
-        if queue.exclusive && queue.consumers == 0 {
-            queues.remove(&consumer.queue);
-            for exchange in exchanges.values_mut() {
-                exchange.unbind_queue(&consumer.queue);
-            }
-            tracing::trace!(queue = %consumer.queue, "exclusive queue deleted");
-            return;
-        }
-        queue.requeue(consumer.unacked.into_values(), consumers);
-    }
-}
-
-/// Deliveries from one queue. Dropping it requeues its unacked deliveries
-/// at the front of the queue and makes their ackers fail.
-pub(crate) struct MemoryConsumer {
-    shared: Arc<Shared>,
-    id: u64,
-    notify: Arc<Notify>,
-    ended: bool,
-}
-
-impl MemoryConsumer {
-    /// The next delivery, once one is ready and this consumer holds fewer
-    /// than `prefetch` unacked ones. `None` once the consumer was cancelled
-    /// or the broker closed.
-    ///
-    /// Cancel-safe: dropping the future takes nothing off the queue.
-    pub(crate) async fn next(&mut self) -> Option<MemoryDelivery> {
-        if self.ended {
-            return None;
-        }
-        loop {
-            let taken = self.shared.lock().take(self.id);
-            match taken {
-                Take::Delivery {
-                    envelope,
-                    redelivered,
-                    tag,
-                } => {
-                    // The broker keeps its copy for a requeue until the ack.
-                    let envelope = Arc::unwrap_or_clone(envelope);
-                    let acker = MemoryAcker {
-                        shared: Arc::clone(&self.shared),
-                        consumer: self.id,
-                        tag,
-                    };
-                    return Some(MemoryDelivery {
-                        envelope,
-                        redelivered,
-                        acker,
-                    });
-                }
-                Take::Ended => {
-                    self.ended = true;
-                    return None;
-                }
-                Take::Wait => {
-                    let sleeping = Sleeping {
-                        shared: &self.shared,
-                        consumer: self.id,
-                    };
-                    self.notify.notified().await;
-                    std::mem::forget(sleeping);
-                }
-            }
-        }
-    }
-
-    /// Stops deliveries: `next` returns `None` from now on. Deliveries
-    /// already handed out can still be acked or nacked.
-    pub(crate) fn cancel(&mut self) {
-        self.ended = true;
-        if let Some(consumer) = self.shared.lock().consumers.get_mut(&self.id) {
-            consumer.cancelled = true;
-        }
-    }
-}
-
-impl Drop for MemoryConsumer {
-    fn drop(&mut self) {
-        self.shared.lock().remove_consumer(self.id);
-    }
-}
-
-/// Guards a `next` call while it sleeps: if the call is dropped there, its
-/// wait ends, and a wake-up it may have received goes to another consumer
-/// so that a ready message is not left waiting for nobody.
-struct Sleeping<'a> {
-    shared: &'a Shared,
-    consumer: u64,
-}
-
-impl Drop for Sleeping<'_> {
-    fn drop(&mut self) {
-        let mut guard = self.shared.lock();
-        let State {
-            queues, consumers, ..
-        } = &mut *guard;
-        let Some(consumer) = consumers.get_mut(&self.consumer) else {
-            return;
-        };
-        let woken = consumer.waiting.take().is_none();
-        if woken
-            && let Some(queue) = queues.get_mut(&consumer.queue)
-            && !queue.ready.is_empty()
-        {
-            queue.wake_one(consumers);
-        }
-    }
-}
-
-/// A message handed to a consumer, to be settled through its acker.
-pub(crate) struct MemoryDelivery {
-    pub(crate) envelope: Envelope,
-    pub(crate) redelivered: bool,
-    pub(crate) acker: MemoryAcker,
-}
-
-/// Settles one delivery. Dropped unsettled, the delivery stays unacked until
-/// its consumer is dropped, and is then requeued.
-pub(crate) struct MemoryAcker {
-    shared: Arc<Shared>,
-    consumer: u64,
-    tag: u64,
-}
-
-impl MemoryAcker {
-    /// Removes the message for good.
-    ///
-    /// Fails with [`MemoryError::ChannelClosed`] when the consumer was
-    /// dropped: the message went back to its queue then.
-    pub(crate) fn ack(self) -> Result<(), MemoryError> {
-        self.shared.lock().settle(self.consumer, self.tag, false)
-    }
-
-    /// Gives the message back to the front of its queue, flagged as
-    /// redelivered (`requeue`), or discards it.
-    ///
-    /// Fails with [`MemoryError::ChannelClosed`] when the consumer was
-    /// dropped: the message went back to its queue then.
-    pub(crate) fn nack(self, requeue: bool) -> Result<(), MemoryError> {
-        self.shared.lock().settle(self.consumer, self.tag, requeue)
     }
 }

@@ -2,6 +2,8 @@ use std::future::Future;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use std::sync::Mutex;
+
 use bytes::Bytes;
 use tokio::time::timeout;
 
@@ -527,6 +529,83 @@ async fn close_ends_every_consumer() {
     assert_eq!(broker.ready_count("q"), Some(1));
 }
 
+/// Competing consumers on two threads that nack, drop `next` calls and
+/// drop themselves: every message is still acked exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_consumers_lose_nothing() {
+    const COUNT: usize = 20_000;
+    let broker = broker_with(&["q"]);
+    let acked = Arc::new(Mutex::new(std::collections::HashSet::new()));
+
+    let mut tasks = Vec::new();
+    for worker in 0..4 {
+        let broker = broker.clone();
+        let acked = Arc::clone(&acked);
+        tasks.push(tokio::spawn(async move {
+            let mut consumer = broker.consume("q", 1 + worker).unwrap();
+            let mut turn = 0_u32;
+            loop {
+                turn += 1;
+                let delivery = if turn.is_multiple_of(3) {
+                    consumer.next().await
+                } else {
+                    tokio::select! {
+                        biased;
+                        delivery = consumer.next() => delivery,
+                        () = tokio::task::yield_now() => continue,
+                    }
+                };
+                let Some(delivery) = delivery else {
+                    return;
+                };
+                if turn.is_multiple_of(500) {
+                    // Close the channel with this delivery unacked.
+                    drop(consumer);
+                    assert_eq!(delivery.acker.ack(), Err(MemoryError::ChannelClosed));
+                    match broker.consume("q", 1 + worker) {
+                        Ok(fresh) => consumer = fresh,
+                        Err(_) => return,
+                    }
+                } else if turn.is_multiple_of(7) && !delivery.redelivered {
+                    delivery.acker.nack(true).unwrap();
+                } else {
+                    let id = delivery.envelope.message_id.clone().unwrap();
+                    delivery.acker.ack().unwrap();
+                    assert!(acked.lock().unwrap().insert(id), "acked twice");
+                }
+            }
+        }));
+    }
+    for half in 0..2 {
+        let broker = broker.clone();
+        tokio::spawn(async move {
+            for n in (half..COUNT).step_by(2) {
+                broker.publish("", "q", message(&n.to_string())).unwrap();
+                if n.is_multiple_of(64) {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+    }
+
+    let done = async {
+        while acked.lock().unwrap().len() < COUNT {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    timeout(Duration::from_secs(30), done)
+        .await
+        .expect("every message acked");
+    broker.close();
+    for task in tasks {
+        timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(broker.ready_count("q"), Some(0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_messages_flow_quickly() {
     const COUNT: usize = 100_000;
@@ -540,7 +619,7 @@ async fn many_messages_flow_quickly() {
             let envelope = message("payload");
             for n in 0..COUNT {
                 broker.publish("", "q", envelope.clone()).unwrap();
-                if n % 1024 == 0 {
+                if n.is_multiple_of(1024) {
                     tokio::task::yield_now().await;
                 }
             }
