@@ -177,12 +177,17 @@ pub(crate) type AmqpFuture = Pin<Box<dyn Future<Output = Result<(), String>> + S
 /// [`FromMessage`] values followed by exactly `P` [`Producer`]s, returning
 /// `()` or a `Result`.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` does not fit an `amqp consume` binding with {P} `produce` resource(s)",
-    label = "this handler does not fit its binding",
-    note = "an `amqp consume` handler is an `async fn` taking the decoded message \
-            (any `Deserialize` type, or `Message<T>`) and `State<T>` values, then exactly \
-            one `Producer` per `produce` resource in binding order, and returning `()` or \
-            `Result<(), E>`"
+    message = "this handler does not fit an `amqp consume` binding: expected an `async fn` \
+               taking the message, then {P} `Producer` parameter(s), and returning `()` or \
+               `Result<(), E>`",
+    label = "its parameters, output or future do not fit the binding",
+    note = "the parameters are the decoded message (a `Deserialize` type, or `Message<T>` to \
+            read its properties too) and `State<T>` values with `state T;` in the block, then \
+            one `Producer` per `produce` resource, in binding order; HTTP extractors such as \
+            `Json<T>` do not apply",
+    note = "the output is `()`, or `Result<(), E>` with `E: Display`: an `Err` retries the \
+            message",
+    note = "the future must be `Send`: hold no `Rc` or other `!Send` value across an `.await`"
 )]
 pub trait AmqpHandler<Args, S, const P: usize>: Clone + Send + Sync + 'static {
     /// Decodes the message and starts the handler.

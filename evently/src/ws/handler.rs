@@ -59,11 +59,16 @@ pub type Session<const P: usize> =
 /// one that refuses answers with an HTTP error), then the [`WebSocket`],
 /// then exactly `P` producers; it returns `()` or a `Result`.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` does not fit a `ws` binding with {P} `produce` resource(s)",
-    label = "this handler does not fit its binding",
-    note = "a `ws` handler is an `async fn` taking extractors that do not read the body \
-            (`Path<T>`, `Query<T>`, `State<T>`, `HeaderMap`, ...), then the `WebSocket`, then \
-            one `Producer` per `produce` resource, and returning `()` or `Result<(), E>`"
+    message = "this handler does not fit a `ws` binding: expected an `async fn` taking \
+               extractors, then the `WebSocket`, then {P} `Producer` parameter(s), and \
+               returning `()` or `Result<(), E>`",
+    label = "its parameters, output or future do not fit the binding",
+    note = "the extractors run before the upgrade and read no body: `Path<T>`, `Query<T>`, \
+            `State<T>` with `state T;` in the block, `HeaderMap`, `Method`, `Uri`, or a type \
+            implementing `FromRequest`; then come the `WebSocket` and one `Producer` per \
+            `produce` resource, in binding order",
+    note = "the output is `()`, or `Result<(), E>` with `E: Display`",
+    note = "the future must be `Send`: hold no `Rc` or other `!Send` value across an `.await`"
 )]
 pub trait WsHandler<Args, S, const P: usize>: Clone + Send + Sync + 'static {
     /// Runs the extractors, then the session on the upgraded connection.

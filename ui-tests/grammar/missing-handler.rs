@@ -1,0 +1,9 @@
+//! A binding with nothing after `=>`.
+
+use evently::prelude::*;
+
+evently! {
+    http GET "/" =>;
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+//! The last binding without its `;`.
+
+use evently::prelude::*;
+
+evently! {
+    http GET "/" => index
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+//! A `state` declaration without its type.
+
+use evently::prelude::*;
+
+evently! {
+    state;
+}
+
+fn main() {}

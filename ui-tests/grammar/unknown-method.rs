@@ -1,0 +1,9 @@
+//! An HTTP method that does not exist.
+
+use evently::prelude::*;
+
+evently! {
+    http FETCH "/" => index;
+}
+
+fn main() {}
