@@ -5,6 +5,7 @@
 //! curl localhost:8080/hello
 //! curl -H 'content-type: application/json' -d '{"name": "Ada"}' localhost:8080/api/hello
 //! curl localhost:8080/api/hello/Ada
+//! curl -N localhost:8080/hello/stream
 //! curl -H 'content-type: application/json' -d '{"item": "tea", "quantity": 2}' \
 //!     localhost:8080/api/orders
 //! ```
@@ -17,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 evently! {
     http GET "/hello" => hello_page;
+    http GET "/hello/stream" + amqp produce "hello" => hello_stream;
+    ws "/ws/echo" => echo;
     rest POST "/api/hello" => hello;
     rest GET "/api/hello/{name}" => hello_by_name;
     rest POST "/api/orders" + amqp produce "orders" => place_order;
@@ -40,6 +43,31 @@ struct HelloReply {
 
 async fn hello_page() -> Html<&'static str> {
     Html("<!doctype html><html><body><h1>Hello World</h1></body></html>")
+}
+
+/// Five chunks, a short pause between them; a note goes to `hello` once the
+/// client has read them all.
+async fn hello_stream(hello: Producer) -> Chunks<impl evently::Stream<Item = String>> {
+    Chunks::html(stream! {
+        for n in 1..=5 {
+            yield format!("<p>Hello World, chunk {n} of 5</p>\n");
+            if n < 5 {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+        if let Err(error) = hello.send(&serde_json::json!({ "message": "streamed 5 chunks" })).await {
+            tracing::error!(%error, "the note was not sent");
+        }
+    })
+}
+
+/// Echoes every text, JSON and binary message.
+async fn echo(mut socket: WebSocket) {
+    while let Some(message) = socket.recv().await {
+        if socket.send(message).await.is_err() {
+            break;
+        }
+    }
 }
 
 async fn hello(Json(request): Json<HelloRequest>) -> Json<HelloReply> {

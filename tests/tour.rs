@@ -125,7 +125,8 @@ impl Tour {
 async fn the_tour_answers_and_stops_on_sigterm() {
     let mut tour = Tour::start(&[]);
     assert!(
-        tour.log[0].contains("1 http route, 3 rest routes, 2 amqp consumers, 3 producers"),
+        tour.log[0]
+            .contains("2 http routes, 3 rest routes, 1 ws route, 2 amqp consumers, 4 producers"),
         "{}",
         tour.log[0]
     );
@@ -150,6 +151,31 @@ async fn the_tour_answers_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(reply.text().await.unwrap(), r#"{"message":"Hello Ada"}"#);
+
+    let stream = client
+        .get(format!("{base}/hello/stream"))
+        .send()
+        .await
+        .unwrap();
+    let text = stream.text().await.unwrap();
+    assert_eq!(text.matches("<p>").count(), 5, "{text}");
+
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws/echo", base.replace("http", "ws")))
+            .await
+            .unwrap();
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    socket
+        .send(Message::text(r#"{"hello":"json"}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        socket.next().await.unwrap().unwrap(),
+        Message::text(r#"{"hello":"json"}"#)
+    );
+    socket.close(None).await.unwrap();
+    tour.wait_for("streamed 5 chunks");
 
     let order = client
         .post(format!("{base}/api/orders"))

@@ -92,10 +92,10 @@ impl Config {
         let mut config = Config::default();
         let mut problems = Vec::new();
         let mut read = |name: &str, apply: &mut dyn FnMut(&str) -> Result<(), String>| {
-            if let Some(value) = var(name) {
-                if let Err(reason) = apply(value.trim()) {
-                    problems.push(format!("{name}: {reason}"));
-                }
+            if let Some(value) = var(name)
+                && let Err(reason) = apply(value.trim())
+            {
+                problems.push(format!("{name}: {reason}"));
             }
         };
         read("EVENTLY_HTTP_ADDR", &mut |v| {

@@ -248,9 +248,11 @@ mod topology;
 pub mod ws;
 
 pub use app::Running;
+pub use async_stream::stream;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use evently_dsl::evently;
+pub use futures_util::Stream;
 pub use topology::{Binding, Consume, Entry, ExchangeBinding, Produce, Protocol, Topology};
 
 /// What a service module needs: `use evently::prelude::*;`.
@@ -258,8 +260,9 @@ pub mod prelude {
     pub use crate::amqp::{Message, Producer};
     pub use crate::evently;
     pub use crate::http::{
-        HeaderMap, Html, IntoResponse, Json, Path, Problem, Query, State, StatusCode,
+        Chunks, HeaderMap, Html, IntoResponse, Json, Path, Problem, Query, Sse, State, StatusCode,
     };
+    pub use crate::stream;
     pub use crate::ws::WebSocket;
 }
 

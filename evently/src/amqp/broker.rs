@@ -7,7 +7,7 @@ use lapin::options::{BasicAckOptions, BasicNackOptions};
 
 use super::envelope::{Envelope, ExchangeKind};
 use super::memory::{MemoryAcker, MemoryBroker, MemoryConsumer, MemoryError};
-use super::rabbit::{self, Rabbit};
+use super::rabbit::Rabbit;
 use super::url::BrokerUrl;
 
 /// Everything a service declares on the broker, whichever broker it is.
@@ -91,7 +91,7 @@ impl Broker {
     ) -> Result<Broker, String> {
         match url {
             BrokerUrl::Memory => {
-                let broker = memory.unwrap_or_else(MemoryBroker::new);
+                let broker = memory.unwrap_or_default();
                 for queue in &declarations.queues {
                     broker.declare_queue(queue);
                 }
@@ -160,7 +160,11 @@ impl Broker {
                 .map_err(|e| PublishError::Unavailable(e.to_string())),
             Broker::Rabbit(rabbit) => {
                 let (channel, consumer) = rabbit.consume(queue, prefetch).await?;
-                Ok(Consumer::Rabbit(consumer, channel, Arc::clone(rabbit)))
+                Ok(Consumer::Rabbit(Box::new(RabbitConsumer {
+                    consumer,
+                    channel,
+                    rabbit: Arc::clone(rabbit),
+                })))
             }
         }
     }
@@ -176,7 +180,14 @@ impl Broker {
 /// A stream of deliveries from one queue.
 pub(crate) enum Consumer {
     Memory(MemoryConsumer),
-    Rabbit(lapin::Consumer, lapin::Channel, Arc<Rabbit>),
+    Rabbit(Box<RabbitConsumer>),
+}
+
+/// A lapin consumer with the channel it consumes on.
+pub(crate) struct RabbitConsumer {
+    consumer: lapin::Consumer,
+    channel: lapin::Channel,
+    rabbit: Arc<Rabbit>,
 }
 
 /// A message taken from a queue, to be acked or nacked.
@@ -196,19 +207,19 @@ impl Consumer {
                 redelivered: delivery.redelivered,
                 acker: Acker::Memory(delivery.acker),
             }),
-            Consumer::Rabbit(consumer, _, rabbit) => match consumer.next().await {
+            Consumer::Rabbit(rabbit) => match rabbit.consumer.next().await {
                 Some(Ok(delivery)) => Some(Incoming {
-                    envelope: rabbit::envelope(&delivery.properties, delivery.data),
+                    envelope: super::rabbit::envelope(&delivery.properties, delivery.data),
                     redelivered: delivery.redelivered,
                     acker: Acker::Rabbit(delivery.acker),
                 }),
                 Some(Err(error)) => {
                     tracing::debug!(error = %error, "consumer failed");
-                    rabbit.consumer_failed();
+                    rabbit.rabbit.consumer_failed();
                     None
                 }
                 None => {
-                    rabbit.consumer_failed();
+                    rabbit.rabbit.consumer_failed();
                     None
                 }
             },
@@ -221,9 +232,10 @@ impl Consumer {
     pub(crate) async fn cancel(&mut self) {
         match self {
             Consumer::Memory(consumer) => consumer.cancel(),
-            Consumer::Rabbit(consumer, channel, rabbit) => {
-                let cancelled = channel.basic_cancel(consumer.tag(), Default::default());
-                if tokio::time::timeout(rabbit.timeout(), cancelled)
+            Consumer::Rabbit(rabbit) => {
+                let tag = rabbit.consumer.tag();
+                let cancelled = rabbit.channel.basic_cancel(tag, Default::default());
+                if tokio::time::timeout(rabbit.rabbit.timeout(), cancelled)
                     .await
                     .is_err()
                 {

@@ -48,10 +48,10 @@ impl RequestParts {
                 format!("the request body is larger than the limit of {limit} bytes"),
             )
         };
-        if let Some(length) = content_length(&self.head.headers) {
-            if length > limit as u64 {
-                return Err(too_large());
-            }
+        if let Some(length) = content_length(&self.head.headers)
+            && length > limit as u64
+        {
+            return Err(too_large());
         }
         let mut body = self.body.take().ok_or_else(|| {
             Problem::internal("the request body was already read by another parameter")
@@ -140,10 +140,14 @@ impl<S: Sync, T: DeserializeOwned + Send> FromRequest<S> for Json<T> {
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    // What nearly every client sends, answered without parsing.
+    if value == "application/json" {
+        return true;
+    }
+    let Ok(value) = value.to_str() else {
         return false;
     };
     let essence = value.split(';').next().unwrap_or("").trim();
@@ -158,6 +162,11 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// Decodes JSON, telling malformed text (400) from a value that does not fit
 /// the type (422, with the path of the field at fault).
 pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    // Tracking the path slows every decode down, and only a refusal needs
+    // it: decode plainly, and decode again with tracking to explain an error.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let malformed =
         |error: serde_json::Error| Problem::bad_request(format!("malformed JSON: {error}"));
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -306,7 +315,7 @@ mod tests {
     fn malformed_json_is_400() {
         let problem = decode_json::<Order>(b"{\"count\": ").unwrap_err();
         assert_eq!(problem.status(), StatusCode::BAD_REQUEST);
-        let problem = decode_json::<Order>(b"{} trailing").unwrap_err();
+        let problem = decode_json::<serde_json::Value>(b"{} trailing").unwrap_err();
         assert_eq!(problem.status(), StatusCode::BAD_REQUEST);
     }
 

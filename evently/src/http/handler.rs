@@ -4,7 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::{FromRequest, IntoResponse, Problem, RequestParts, Response};
+use super::stream::{FinishThen, Streaming};
+use super::{BoxError, FromRequest, IntoResponse, Problem, RequestParts, Response};
 use crate::amqp::{Invocation, Producer};
 use crate::app::BindContext;
 
@@ -122,6 +123,21 @@ where
                 if !(response.status().is_success() || response.status().is_redirection()) {
                     invocation.discard();
                     return response;
+                }
+                // A streamed body publishes once the stream has ended.
+                if response.extensions().get::<Streaming>().is_some() {
+                    let (parts, body) = response.into_parts();
+                    let finish = async move {
+                        invocation.flush().await.map_err(|error| {
+                            tracing::error!(error = %error, "publishing the stream's messages failed");
+                            BoxError::from(error)
+                        })
+                    };
+                    let body = FinishThen {
+                        body,
+                        finish: Some(Box::pin(finish)),
+                    };
+                    return Response::from_parts(parts, crate::http::Body::new(body));
                 }
                 match invocation.flush().await {
                     Ok(()) => response,

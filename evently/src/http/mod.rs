@@ -12,6 +12,7 @@ mod path_de;
 mod response;
 mod router;
 pub(crate) mod server;
+mod stream;
 
 use std::convert::Infallible;
 use std::future::poll_fn;
@@ -28,6 +29,7 @@ pub use handler::HttpHandler;
 pub use http::{HeaderMap, Method, StatusCode, Uri, header};
 pub use response::{Html, IntoResponse, Problem, Response};
 pub use router::HttpFuture;
+pub use stream::{Chunks, Event, Sse};
 
 pub(crate) use handler::{BoxedHandler, ResponseFuture, UnboundHandler, correlation_id, unbound};
 pub(crate) use router::Router;

@@ -179,6 +179,25 @@ impl WebSocket {
         self.send(Message::Text(text)).await
     }
 
+    /// Sends every item of `stream` as one message each, in order, waiting
+    /// for the client to take each before producing the next; stops when
+    /// the stream ends or the socket fails.
+    ///
+    /// # Errors
+    ///
+    /// When the socket is closed or broken.
+    pub async fn send_all<S, M>(&mut self, stream: S) -> Result<(), WsError>
+    where
+        S: futures_util::Stream<Item = M>,
+        M: Into<Message>,
+    {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(message) = stream.next().await {
+            self.send(message).await?;
+        }
+        Ok(())
+    }
+
     /// Closes the socket normally (1000).
     pub async fn close(mut self) {
         self.close_with(CloseCode::Normal, "").await;
