@@ -29,15 +29,23 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
     }
 }
 
+/// The header count hyper enforces when it is not given one.
+const HYPER_MAX_HEADERS: usize = 100;
+
 fn builder(config: &Config) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let mut http1 = builder.http1();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
         .max_buf_size(config.header_limit)
-        .max_headers(config.max_headers)
         .keep_alive(true);
+    // Left unset, hyper parses into slots on the stack; set, it fills a
+    // vector of slots for every request head, which costs more than the
+    // rest of the parse. Same limit either way.
+    if config.max_headers != HYPER_MAX_HEADERS {
+        http1.max_headers(config.max_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())
