@@ -20,6 +20,7 @@ evently! {
     http GET "/hello" => hello_page;
     http GET "/hello/stream" + amqp produce "hello" => hello_stream;
     ws "/ws/echo" => echo;
+    ws "/ws/chat" + amqp subscribe "chat" fanout + produce "received" instantly => chat;
     rest POST "/api/hello" => hello;
     rest GET "/api/hello/{name}" => hello_by_name;
     rest POST "/api/orders" + amqp produce "orders" => place_order;
@@ -66,6 +67,33 @@ async fn echo(mut socket: WebSocket) {
     while let Some(message) = socket.recv().await {
         if socket.send(message).await.is_err() {
             break;
+        }
+    }
+}
+
+/// Publishes what the client says to `received`, and pushes to the client
+/// every message published to the `chat` exchange, by any instance.
+async fn chat(
+    mut socket: WebSocket,
+    mut chat: Subscription,
+    received: Producer,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    loop {
+        tokio::select! {
+            message = socket.recv() => match message {
+                Some(evently::ws::Message::Text(text)) => {
+                    received.send(&serde_json::json!({ "message": text })).await?;
+                }
+                Some(_) => {}
+                None => return Ok(()),
+            },
+            delivery = chat.next() => {
+                let Some(delivery) = delivery else { return Ok(()) };
+                let text = delivery.text().unwrap_or_default().to_owned();
+                socket.send(text).await?;
+                // Acked once written to the socket.
+                delivery.ack().await?;
+            }
         }
     }
 }

@@ -126,7 +126,7 @@ async fn the_tour_answers_and_stops_on_sigterm() {
     let mut tour = Tour::start(&[]);
     assert!(
         tour.log[0]
-            .contains("2 http routes, 3 rest routes, 1 ws route, 2 amqp consumers, 4 producers"),
+            .contains("2 http routes, 3 rest routes, 2 ws routes, 2 amqp consumers, 5 producers"),
         "{}",
         tour.log[0]
     );

@@ -21,7 +21,8 @@ pub(crate) fn block(block: &Block, cx: &mut Ctxt) {
 
 /// The grammar covers every protocol of the design, but this version of
 /// evently serves `http`, `rest`, `ws` and `amqp consume` entries, with
-/// `produce` resources. A binding that names anything else must not compile into a
+/// `produce` resources, and `consume` and `subscribe` resources on `ws`
+/// entries. A binding that names anything else must not compile into a
 /// service that silently ignores it. Each unserved word is reported once, at
 /// its first use: the sentence is about the protocol, and repeating it on
 /// every line would bury the block's other errors.
@@ -48,21 +49,20 @@ fn protocols_served(block: &Block, cx: &mut Ctxt) {
                 ),
             );
         }
+        // A session consumes; a consumer or a request does not.
+        let is_ws = matches!(binding.entry, Entry::Ws { .. });
         for resource in &binding.resources {
             let word = match &resource.kind {
                 ResourceKind::Produce { .. } => continue,
+                ResourceKind::Source(_) if is_ws => continue,
                 ResourceKind::Source(AmqpSource::Consume { .. }) => "consume",
                 ResourceKind::Source(AmqpSource::Subscribe { .. }) => "subscribe",
             };
-            if reported.contains(&word) {
-                continue;
-            }
-            reported.push(word);
             cx.error(
                 resource.span,
                 format!(
-                    "`+ {word}` resources are not served by this version of evently; \
-                     it serves `+ produce` resources"
+                    "`+ {word}` resources belong to `ws` entries, where each session gets its \
+                     own consumer; this entry takes `+ produce` resources"
                 ),
             );
         }

@@ -62,6 +62,18 @@ pub(crate) fn app(block: &Block) -> TokenStream {
     let routes = block.bindings.iter().enumerate().map(|(index, binding)| {
         let handler = &binding.handler;
         let producers = binding.resources.len();
+        // A `ws` handler's resources are named by type, in binding order; the
+        // others take producers only.
+        let resources = match &binding.entry {
+            Entry::Ws { .. } => {
+                let types = binding.resources.iter().map(|r| match r.kind {
+                    ResourceKind::Produce { .. } => quote!(::evently::amqp::Producer),
+                    ResourceKind::Source(_) => quote!(::evently::amqp::Subscription),
+                });
+                quote!(( #( #types, )* ))
+            }
+            _ => quote!(#producers),
+        };
         let check = match &binding.entry {
             Entry::Http(_) => quote!(http_handler),
             Entry::Ws { .. } => quote!(ws_handler),
@@ -70,7 +82,7 @@ pub(crate) fn app(block: &Block) -> TokenStream {
         // The span of the handler's name carries the error when the handler
         // does not fit its binding.
         let boxed = quote_spanned! {binding.handler_span()=>
-            ::evently::__private::#check::<_, _, __EventlyState, #producers>(#handler)
+            ::evently::__private::#check::<_, _, __EventlyState, #resources>(#handler)
         };
         quote!(routes.add(#index, #boxed);)
     });
@@ -234,13 +246,22 @@ pub(crate) fn stub(block: &Block) -> TokenStream {
 }
 
 fn resource(resource: &Resource) -> TokenStream {
-    let ResourceKind::Produce {
-        target,
-        instantly,
-        name,
-    } = &resource.kind
-    else {
-        unreachable!("check rejects resources that are not served");
+    let (target, instantly, name) = match &resource.kind {
+        ResourceKind::Produce {
+            target,
+            instantly,
+            name,
+        } => (target, instantly, name),
+        ResourceKind::Source(AmqpSource::Consume {
+            queue, exchange, ..
+        }) => {
+            let exchange = option(exchange.as_ref().map(exchange_binding));
+            return quote!(::evently::__private::source(::core::option::Option::Some(#queue), #exchange));
+        }
+        ResourceKind::Source(AmqpSource::Subscribe { exchange }) => {
+            let exchange = option(Some(exchange_binding(exchange)));
+            return quote!(::evently::__private::source(::core::option::Option::None, #exchange));
+        }
     };
     let name = option(name.as_ref().map(|n| n.to_string().to_token_stream()));
     let (queue, exchange) = match target {

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use crate::amqp::consumer::QueueConsumer;
 use crate::amqp::{BoxedAmqpHandler, Broker, Declarations, ExchangeKind};
 use crate::http::{HttpLayer, HttpService, Router, UnboundHandler};
-use crate::topology::{Binding, Entry, Produce, Topology};
+use crate::topology::{Binding, Entry, Resource, Topology};
 use crate::ws::Hub;
 use crate::{Config, Error, Result};
 
@@ -34,14 +34,15 @@ pub(crate) enum HandlerKind<S> {
 
 /// What a handler is bound with, besides the state.
 pub(crate) struct BindContext {
-    pub(crate) resources: &'static [Produce],
+    pub(crate) resources: &'static [Resource],
     pub(crate) broker: Option<Broker>,
     pub(crate) ws: Arc<Hub>,
+    pub(crate) prefetch: u16,
 }
 
 /// An AMQP handler waiting for its state.
 pub(crate) type UnboundAmqpHandler<S> =
-    Box<dyn FnOnce(Arc<S>, &'static [Produce]) -> BoxedAmqpHandler + Send>;
+    Box<dyn FnOnce(Arc<S>, &'static [Resource]) -> BoxedAmqpHandler + Send>;
 
 impl<S> Routes<S> {
     #[doc(hidden)]
@@ -102,6 +103,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                         resources,
                         broker: broker.clone(),
                         ws: Arc::clone(&hub),
+                        prefetch: config.prefetch,
                     };
                     http.push((binding, unbound(Arc::clone(&state), context)));
                 }
@@ -222,12 +224,28 @@ fn declarations(topology: &Topology) -> Declarations {
                 declarations.bind(consume.queue(), exchange.name(), exchange.key());
             }
         }
-        for produce in binding.resources() {
-            if let Some(queue) = produce.queue() {
-                declarations.queue(queue);
-            }
-            if let Some(exchange) = produce.exchange_binding() {
-                declarations.exchange(exchange.name(), kind(exchange.kind()));
+        for resource in binding.resources() {
+            match resource {
+                Resource::Produce(produce) => {
+                    if let Some(queue) = produce.queue() {
+                        declarations.queue(queue);
+                    }
+                    if let Some(exchange) = produce.exchange_binding() {
+                        declarations.exchange(exchange.name(), kind(exchange.kind()));
+                    }
+                }
+                // A subscription's own queue is declared by each session.
+                Resource::Source(source) => {
+                    if let Some(queue) = source.queue() {
+                        declarations.queue(queue);
+                    }
+                    if let Some(exchange) = source.exchange() {
+                        declarations.exchange(exchange.name(), kind(exchange.kind()));
+                        if let Some(queue) = source.queue() {
+                            declarations.bind(queue, exchange.name(), exchange.key());
+                        }
+                    }
+                }
             }
         }
     }

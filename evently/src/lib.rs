@@ -253,11 +253,13 @@ pub use config::Config;
 pub use error::{Error, Result};
 pub use evently_dsl::evently;
 pub use futures_util::Stream;
-pub use topology::{Binding, Consume, Entry, ExchangeBinding, Produce, Protocol, Topology};
+pub use topology::{
+    Binding, Consume, Entry, ExchangeBinding, Produce, Protocol, Resource, Source, Topology,
+};
 
 /// What a service module needs: `use evently::prelude::*;`.
 pub mod prelude {
-    pub use crate::amqp::{Message, Producer};
+    pub use crate::amqp::{Message, Producer, Subscription};
     pub use crate::evently;
     pub use crate::http::{
         Chunks, HeaderMap, Html, IntoResponse, Json, Path, Problem, Query, Sse, State, StatusCode,
@@ -274,7 +276,9 @@ pub mod __private {
     use crate::amqp::AmqpHandler;
     use crate::app::HandlerKind;
     use crate::http::HttpHandler;
-    use crate::topology::{Binding, Consume, Entry, ExchangeBinding, Produce, Topology};
+    use crate::topology::{
+        Binding, Consume, Entry, ExchangeBinding, Produce, Resource, Source, Topology,
+    };
 
     pub use crate::app::{Handler, Routes, Runtime};
     pub use crate::http::HttpLayer;
@@ -300,7 +304,7 @@ pub mod __private {
         S: Send + Sync + 'static,
     {
         Handler(HandlerKind::Amqp(Box::new(
-            move |state: Arc<S>, resources: &'static [Produce]| {
+            move |state: Arc<S>, resources: &'static [Resource]| {
                 assert_eq!(resources.len(), P, "one producer per resource");
                 Arc::new(
                     move |message: &_, invocation: &Arc<crate::amqp::Invocation>| {
@@ -316,26 +320,27 @@ pub mod __private {
         rest: bool,
         method: &'static str,
         path: &'static str,
-        resources: &'static [Produce],
+        resources: &'static [Resource],
         handler: &'static str,
     ) -> Binding {
         Binding::new(Entry::Http { rest, method, path }, resources, handler)
     }
 
-    /// Checks that `handler` fits a `ws` binding with `P` producers.
-    pub fn ws_handler<H, Args, S, const P: usize>(handler: H) -> Handler<S>
+    /// Checks that `handler` fits a `ws` binding with resources `Res`.
+    pub fn ws_handler<H, Args, S, Res>(handler: H) -> Handler<S>
     where
-        H: crate::ws::WsHandler<Args, S, P>,
+        H: crate::ws::WsHandler<Args, S, Res>,
         S: Send + Sync + 'static,
+        Res: crate::ws::SessionResources,
     {
-        Handler(HandlerKind::Http(crate::ws::unbound::<H, Args, S, P>(
+        Handler(HandlerKind::Http(crate::ws::unbound::<H, Args, S, Res>(
             handler,
         )))
     }
 
     pub const fn ws_binding(
         path: &'static str,
-        resources: &'static [Produce],
+        resources: &'static [Resource],
         handler: &'static str,
     ) -> Binding {
         Binding::new(Entry::Ws { path }, resources, handler)
@@ -345,7 +350,7 @@ pub mod __private {
         queue: &'static str,
         exchange: Option<ExchangeBinding>,
         prefetch: Option<u16>,
-        resources: &'static [Produce],
+        resources: &'static [Resource],
         handler: &'static str,
     ) -> Binding {
         Binding::new(
@@ -368,8 +373,15 @@ pub mod __private {
         queue: Option<&'static str>,
         exchange: Option<ExchangeBinding>,
         instantly: bool,
-    ) -> Produce {
-        Produce::new(name, queue, exchange, instantly)
+    ) -> Resource {
+        Resource::Produce(Produce::new(name, queue, exchange, instantly))
+    }
+
+    pub const fn source(
+        queue: Option<&'static str>,
+        exchange: Option<ExchangeBinding>,
+    ) -> Resource {
+        Resource::Source(Source::new(queue, exchange))
     }
 
     pub const fn topology(bindings: &'static [Binding]) -> Topology {

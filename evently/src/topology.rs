@@ -15,8 +15,47 @@ pub struct Topology {
 #[derive(Debug)]
 pub struct Binding {
     entry: Entry,
-    resources: &'static [Produce],
+    resources: &'static [Resource],
     handler: &'static str,
+}
+
+/// A `+` resource of a binding.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Resource {
+    /// `produce`: a [`Producer`](crate::amqp::Producer).
+    Produce(Produce),
+    /// `consume` or `subscribe`: a
+    /// [`Subscription`](crate::amqp::Subscription) for each session.
+    Source(Source),
+}
+
+/// Where a session's subscription takes messages from: a queue shared with
+/// other sessions (`consume "queue"`), or an exclusive queue of its own bound
+/// to an exchange (`subscribe "exchange" key "pattern"`).
+#[derive(Debug)]
+pub struct Source {
+    queue: Option<&'static str>,
+    exchange: Option<ExchangeBinding>,
+}
+
+impl Source {
+    pub(crate) const fn new(
+        queue: Option<&'static str>,
+        exchange: Option<ExchangeBinding>,
+    ) -> Self {
+        Source { queue, exchange }
+    }
+
+    /// The queue consumed; `None` for a subscription to an exchange.
+    pub fn queue(&self) -> Option<&'static str> {
+        self.queue
+    }
+
+    /// The exchange the queue is bound to, or subscribed to.
+    pub fn exchange(&self) -> Option<&ExchangeBinding> {
+        self.exchange.as_ref()
+    }
 }
 
 /// What starts a handler.
@@ -121,7 +160,12 @@ impl fmt::Display for Topology {
             write!(f, "{separator}{count} {protocol} {noun}{plural}")?;
             first = false;
         }
-        let producers: usize = self.bindings.iter().map(|b| b.resources.len()).sum();
+        let producers = self
+            .bindings
+            .iter()
+            .flat_map(|b| b.resources)
+            .filter(|r| matches!(r, Resource::Produce(_)))
+            .count();
         if producers > 0 {
             let plural = if producers == 1 { "" } else { "s" };
             write!(f, ", {producers} producer{plural}")?;
@@ -136,7 +180,7 @@ impl fmt::Display for Topology {
 impl Binding {
     pub(crate) const fn new(
         entry: Entry,
-        resources: &'static [Produce],
+        resources: &'static [Resource],
         handler: &'static str,
     ) -> Self {
         Binding {
@@ -161,8 +205,8 @@ impl Binding {
         &self.entry
     }
 
-    /// The producers handed to the handler, in binding order.
-    pub fn resources(&self) -> &'static [Produce] {
+    /// The resources handed to the handler, in binding order.
+    pub fn resources(&self) -> &'static [Resource] {
         self.resources
     }
 

@@ -169,6 +169,35 @@ impl Broker {
         }
     }
 
+    /// Consumes from a queue of its own, bound to `exchange` with `key`,
+    /// that disappears with the consumer.
+    pub(crate) async fn subscribe(
+        &self,
+        exchange: &str,
+        key: &str,
+        prefetch: u16,
+    ) -> Result<Consumer, PublishError> {
+        let unavailable = |e: MemoryError| PublishError::Unavailable(e.to_string());
+        match self {
+            Broker::Memory(memory) => {
+                let queue = memory.declare_exclusive_queue();
+                memory.bind(&queue, exchange, key).map_err(unavailable)?;
+                memory
+                    .consume(&queue, prefetch)
+                    .map(Consumer::Memory)
+                    .map_err(unavailable)
+            }
+            Broker::Rabbit(rabbit) => {
+                let (channel, consumer) = rabbit.subscribe(exchange, key, prefetch).await?;
+                Ok(Consumer::Rabbit(Box::new(RabbitConsumer {
+                    consumer,
+                    channel,
+                    rabbit: Arc::clone(rabbit),
+                })))
+            }
+        }
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Broker::Memory(memory) => memory.close(),
@@ -188,6 +217,21 @@ pub(crate) struct RabbitConsumer {
     consumer: lapin::Consumer,
     channel: lapin::Channel,
     rabbit: Arc<Rabbit>,
+}
+
+impl Drop for RabbitConsumer {
+    /// Closing the channel hands every unacked delivery back to the broker,
+    /// and deletes a subscription's exclusive queue.
+    fn drop(&mut self) {
+        let channel = self.channel.clone();
+        let timeout = self.rabbit.timeout();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let closed = channel.close(200, "consumer done".into());
+                let _ = tokio::time::timeout(timeout, closed).await;
+            });
+        }
+    }
 }
 
 /// A message taken from a queue, to be acked or nacked.

@@ -15,11 +15,13 @@ mod handler;
 mod memory;
 mod producer;
 mod rabbit;
+mod subscription;
 mod url;
 
 pub use client::{BrokerClient, Received};
 pub use handler::{AmqpHandler, DecodeError, FromMessage, HandlerResult, Message, MessageParts};
 pub use producer::{ProduceError, Producer};
+pub use subscription::{Delivery, Subscription};
 
 pub(crate) use broker::{Broker, Declarations};
 pub(crate) use envelope::ExchangeKind;

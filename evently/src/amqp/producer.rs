@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::broker::{Broker, PublishError};
 use super::envelope::Envelope;
-use crate::topology::Produce;
+use crate::topology::{Produce, Resource};
 
 /// Sends JSON messages to the queue or exchange its binding names.
 pub struct Producer {
@@ -41,7 +41,16 @@ impl Invocation {
         })
     }
 
-    pub(crate) fn producer(self: &Arc<Self>, target: &'static Produce) -> Producer {
+    /// The producer of a `produce` resource.
+    ///
+    /// # Panics
+    ///
+    /// When the resource is not a `produce` one; the generated code only
+    /// hands producers to `produce` positions.
+    pub(crate) fn producer(self: &Arc<Self>, resource: &'static Resource) -> Producer {
+        let Resource::Produce(target) = resource else {
+            unreachable!("only `produce` resources become producers");
+        };
         Producer {
             invocation: Arc::clone(self),
             target,

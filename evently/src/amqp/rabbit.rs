@@ -277,6 +277,68 @@ impl Rabbit {
         }
     }
 
+    /// Consumes from a server-named, exclusive, auto-deleted queue bound to
+    /// `exchange` with `key`, on a channel of its own.
+    pub(crate) async fn subscribe(
+        &self,
+        exchange: &str,
+        key: &str,
+        prefetch: u16,
+    ) -> Result<(Channel, lapin::Consumer), PublishError> {
+        let Some(session) = self.session().await else {
+            return Err(PublishError::Unavailable(
+                "not connected to the broker".into(),
+            ));
+        };
+        let tag = format!(
+            "evently-{}",
+            self.consumer_tags.fetch_add(1, Ordering::Relaxed)
+        );
+        let started = tokio::time::timeout(self.timeout, async {
+            let channel = session.connection.create_channel().await?;
+            let options = QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            };
+            let queue = channel
+                .queue_declare("".into(), options, FieldTable::default())
+                .await?;
+            channel
+                .queue_bind(
+                    queue.name().clone(),
+                    exchange.into(),
+                    key.into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            channel
+                .basic_qos(prefetch, BasicQosOptions::default())
+                .await?;
+            let consumer = channel
+                .basic_consume(
+                    queue.name().clone(),
+                    tag.as_str().into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            Ok((channel, consumer))
+        })
+        .await;
+        match started {
+            Ok(Ok(started)) => Ok(started),
+            Ok(Err(error)) => {
+                self.report(&session, &error);
+                Err(PublishError::Unavailable(error.to_string()))
+            }
+            Err(_) => Err(PublishError::Unavailable(
+                "the broker did not answer in time".into(),
+            )),
+        }
+    }
+
     /// Tells the supervisor that a consumer saw its channel fail.
     pub(crate) fn consumer_failed(&self) {
         self.broken.notify_one();

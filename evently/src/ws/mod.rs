@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-pub use handler::{Session, SessionFuture, WsHandler, WsResult};
+pub use handler::{
+    Session, SessionContext, SessionFuture, SessionResource, SessionResources, WsHandler, WsResult,
+};
 pub use socket::{Message, WebSocket, WsError};
 
 pub(crate) use handler::unbound;

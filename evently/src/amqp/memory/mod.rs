@@ -126,7 +126,6 @@ impl MemoryBroker {
 
     /// Declares a queue with a fresh server-made name, deleted with its
     /// messages when its last consumer is dropped. One never consumed stays.
-    #[allow(dead_code, reason = "for WebSocket subscriptions and the testing kit")]
     pub(crate) fn declare_exclusive_queue(&self) -> String {
         let mut state = self.shared.lock();
         let name = loop {
