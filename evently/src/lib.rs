@@ -74,11 +74,12 @@
 //! Exchanges are `topic` exchanges unless the binding names the kind:
 //! `exchange "chat" fanout` or `exchange "jobs" direct`.
 //!
-//! This version serves `http`, `rest` and `amqp consume` entries, and
-//! `produce` resources on all of them. The `ws`, `soap`, `grpc` and
-//! `amqp subscribe` entries and the `consume`/`subscribe` resources are part
-//! of the grammar, and a block that uses them fails to compile with an error
-//! saying so, rather than building a service that silently ignores them.
+//! This version serves `http`, `rest`, `ws` and `amqp consume` entries,
+//! `produce` resources on all of them, and `consume` and `subscribe`
+//! resources on `ws` entries. The `soap`, `grpc` and `amqp subscribe`
+//! entries are part of the grammar, and a block that uses them fails to
+//! compile with an error saying so, rather than building a service that
+//! silently ignores them.
 //!
 //! # What the compiler checks
 //!
@@ -197,6 +198,94 @@
 //! publish into a queue and read what the service produced, on either
 //! broker, which is how tests drive a service.
 //!
+//! # Streaming
+//!
+//! A handler may answer as it goes: [`Chunks`](http::Chunks) sends each item
+//! of a stream as one chunk of the body, [`Sse`](http::Sse) as one
+//! server-sent event, and [`WebSocket::send_all`](ws::WebSocket::send_all)
+//! as one WebSocket message. Streams are easiest to write with
+//! [`stream!`] and `yield`:
+//!
+//! ```
+//! use evently::prelude::*;
+//!
+//! async fn countdown() -> Chunks<impl evently::Stream<Item = String>> {
+//!     Chunks::new(stream! {
+//!         for n in (1..=3).rev() {
+//!             yield format!("{n}\n");
+//!         }
+//!     })
+//! }
+//! ```
+//!
+//! The stream is polled only when the connection can take more, so a slow
+//! client slows the stream instead of growing a buffer. Producers handed to a
+//! streaming handler publish their `once_finished` messages after the stream
+//! ended; if that fails, the response is cut short, so the client does not
+//! see a complete answer.
+//!
+//! # WebSockets
+//!
+//! ```no_run
+//! use evently::prelude::*;
+//!
+//! evently! {
+//!     ws "/echo" => echo;
+//!     ws "/chat" + amqp subscribe "chat" fanout + produce "said" instantly => chat;
+//! }
+//!
+//! async fn echo(mut socket: WebSocket) {
+//!     while let Some(message) = socket.recv().await {
+//!         if socket.send(message).await.is_err() {
+//!             break;
+//!         }
+//!     }
+//! }
+//!
+//! async fn chat(mut socket: WebSocket, mut chat: Subscription, said: Producer) {
+//!     loop {
+//!         tokio::select! {
+//!             message = socket.recv() => match message {
+//!                 Some(message) => { let _ = said.send(&message.as_text()).await; }
+//!                 None => return,
+//!             },
+//!             Some(delivery) = chat.next() => {
+//!                 if socket.send(delivery.text().unwrap_or_default().to_owned()).await.is_err() {
+//!                     return;
+//!                 }
+//!                 let _ = delivery.ack().await;
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> evently::Result<()> {
+//!     App::from_env()?.run().await
+//! }
+//! ```
+//!
+//! A `ws` route is served on the HTTP listener. Its handler takes extractors
+//! that do not read the body, then the [`WebSocket`](ws::WebSocket), then
+//! its resources in binding order: a [`Producer`](amqp::Producer) per
+//! `produce`, a [`Subscription`](amqp::Subscription) per `consume` or
+//! `subscribe`. The extractors run before the upgrade, so one that refuses
+//! (authentication, say) answers with an HTTP error and no socket opens.
+//! Pings are answered and the closing handshake is handled. Messages over
+//! `EVENTLY_WS_MAX_MESSAGE` close the socket with 1009; origins outside
+//! `EVENTLY_WS_ORIGINS` get 403; a plain request gets 426; shutdown closes
+//! every socket with 1001.
+//!
+//! Each session opens its own consumer before the upgrade (a broker that is
+//! unavailable answers 503). With `consume "queue"` sessions compete for the
+//! queue; with `subscribe "exchange"` each session gets an exclusive queue
+//! bound to the exchange and deleted when the session ends, so a message
+//! published once reaches the sessions of every running instance. A handler
+//! acks a delivery once it wrote it to the socket; whatever a session leaves
+//! unacked goes back to its queue when the session ends. A message written
+//! to the socket of a client that vanished without closing is acked
+//! nonetheless: only the client could say it never read it.
+//!
 //! # Errors clients get
 //!
 //! | the request | the answer |
@@ -270,124 +359,8 @@ pub mod prelude {
 
 /// What generated code refers to. Not public API: it changes without notice.
 #[doc(hidden)]
-pub mod __private {
-    use std::sync::Arc;
-
-    use crate::amqp::AmqpHandler;
-    use crate::app::HandlerKind;
-    use crate::http::HttpHandler;
-    use crate::topology::{
-        Binding, Consume, Entry, ExchangeBinding, Produce, Resource, Source, Topology,
-    };
-
-    pub use crate::app::{Handler, Routes, Runtime};
-    pub use crate::http::HttpLayer;
-    pub use crate::state::HasState;
-
-    /// Checks that `handler` fits an `http` or `rest` binding with `P`
-    /// producers.
-    pub fn http_handler<H, Args, S, const P: usize>(handler: H) -> Handler<S>
-    where
-        H: HttpHandler<Args, S, P>,
-        S: Send + Sync + 'static,
-    {
-        Handler(HandlerKind::Http(crate::http::unbound::<H, Args, S, P>(
-            handler,
-        )))
-    }
-
-    /// Checks that `handler` fits an `amqp consume` binding with `P`
-    /// producers.
-    pub fn amqp_handler<H, Args, S, const P: usize>(handler: H) -> Handler<S>
-    where
-        H: AmqpHandler<Args, S, P>,
-        S: Send + Sync + 'static,
-    {
-        Handler(HandlerKind::Amqp(Box::new(
-            move |state: Arc<S>, resources: &'static [Resource]| {
-                assert_eq!(resources.len(), P, "one producer per resource");
-                Arc::new(
-                    move |message: &_, invocation: &Arc<crate::amqp::Invocation>| {
-                        let producers = std::array::from_fn(|i| invocation.producer(&resources[i]));
-                        handler.call(message, &state, producers)
-                    },
-                ) as crate::amqp::BoxedAmqpHandler
-            },
-        )))
-    }
-
-    pub const fn http_binding(
-        rest: bool,
-        method: &'static str,
-        path: &'static str,
-        resources: &'static [Resource],
-        handler: &'static str,
-    ) -> Binding {
-        Binding::new(Entry::Http { rest, method, path }, resources, handler)
-    }
-
-    /// Checks that `handler` fits a `ws` binding with resources `Res`.
-    pub fn ws_handler<H, Args, S, Res>(handler: H) -> Handler<S>
-    where
-        H: crate::ws::WsHandler<Args, S, Res>,
-        S: Send + Sync + 'static,
-        Res: crate::ws::SessionResources,
-    {
-        Handler(HandlerKind::Http(crate::ws::unbound::<H, Args, S, Res>(
-            handler,
-        )))
-    }
-
-    pub const fn ws_binding(
-        path: &'static str,
-        resources: &'static [Resource],
-        handler: &'static str,
-    ) -> Binding {
-        Binding::new(Entry::Ws { path }, resources, handler)
-    }
-
-    pub const fn consume_binding(
-        queue: &'static str,
-        exchange: Option<ExchangeBinding>,
-        prefetch: Option<u16>,
-        resources: &'static [Resource],
-        handler: &'static str,
-    ) -> Binding {
-        Binding::new(
-            Entry::Consume(Consume::new(queue, exchange, prefetch)),
-            resources,
-            handler,
-        )
-    }
-
-    pub const fn exchange(
-        name: &'static str,
-        kind: &'static str,
-        key: &'static str,
-    ) -> ExchangeBinding {
-        ExchangeBinding::new(name, kind, key)
-    }
-
-    pub const fn produce(
-        name: Option<&'static str>,
-        queue: Option<&'static str>,
-        exchange: Option<ExchangeBinding>,
-        instantly: bool,
-    ) -> Resource {
-        Resource::Produce(Produce::new(name, queue, exchange, instantly))
-    }
-
-    pub const fn source(
-        queue: Option<&'static str>,
-        exchange: Option<ExchangeBinding>,
-    ) -> Resource {
-        Resource::Source(Source::new(queue, exchange))
-    }
-
-    pub const fn topology(bindings: &'static [Binding]) -> Topology {
-        Topology::new(bindings)
-    }
-}
+#[path = "private.rs"]
+pub mod __private;
 
 /// The README's example service compiles.
 #[cfg(doctest)]
