@@ -19,9 +19,9 @@ use crate::topology::Resource;
 
 /// What a `ws` handler returns: `()`, or a `Result` whose error is logged.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be returned by a `ws` handler",
+    message = "a `ws` handler cannot return `{Self}`",
     label = "not a WebSocket handler result",
-    note = "return `()` or `Result<(), E>` where `E: Display`"
+    note = "return `()`, or `Result<(), E>` with `E: Display`"
 )]
 pub trait WsResult {
     /// `Err` with the reason when the session failed.
@@ -146,11 +146,16 @@ impl_session_resources!(R1, R2, R3, R4);
 /// [`Subscription`] per `consume` or `subscribe`. It returns `()` or a
 /// `Result`.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` does not fit a `ws` binding with resources `{Res}`",
-    label = "this handler does not fit its binding",
-    note = "a `ws` handler is an `async fn` taking extractors that do not read the body \
-            (`Path<T>`, `Query<T>`, `State<T>`, `HeaderMap`, ...), then the `WebSocket`, then \
-            its resources in binding order, and returning `()` or `Result<(), E>`"
+    message = "this handler does not fit a `ws` binding: expected an `async fn` taking \
+               extractors, then the `WebSocket`, then the resources `{Res}`, and returning `()` \
+               or `Result<(), E>`",
+    label = "its parameters, output or future do not fit the binding",
+    note = "the extractors run before the upgrade and read no body: `Path<T>`, `Query<T>`, \
+            `State<T>` with `state T;` in the block, `HeaderMap`, `Method`, `Uri`, or a type \
+            implementing `FromRequest`; then come the `WebSocket` and the resources in binding \
+            order, a `Producer` per `produce` and a `Subscription` per `consume` or `subscribe`",
+    note = "the output is `()`, or `Result<(), E>` with `E: Display`",
+    note = "the future must be `Send`: hold no `Rc` or other `!Send` value across an `.await`"
 )]
 pub trait WsHandler<Args, S, Res>: Clone + Send + Sync + 'static {
     /// Runs the extractors, and returns the session to run on the upgraded
@@ -260,6 +265,16 @@ where
     })
 }
 
+/// How much a session reads from its connection at once.
+///
+/// tungstenite zero-fills the free part of its read buffer before every
+/// read, so the buffer's size is paid on each read, and stays resident for
+/// every open socket, idle or not. tungstenite's default of 128 KiB made
+/// that most of the CPU time of an echo and of the memory of an idle
+/// connection; a larger message still gets room for all of it, only read in
+/// more calls.
+const READ_BUFFER: usize = 8 * 1024;
+
 /// One session, from the upgrade to the last message.
 async fn run<Res>(
     on_upgrade: OnUpgrade,
@@ -277,6 +292,7 @@ async fn run<Res>(
         }
     };
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(hub.max_message))
         .max_frame_size(Some(hub.max_message))
         .max_write_buffer_size(hub.max_write_buffer);
