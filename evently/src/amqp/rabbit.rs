@@ -240,41 +240,17 @@ impl Rabbit {
         queue: &str,
         prefetch: u16,
     ) -> Result<(Channel, lapin::Consumer), PublishError> {
-        let Some(session) = self.session().await else {
-            return Err(PublishError::Unavailable(
-                "not connected to the broker".into(),
-            ));
-        };
-        let tag = format!(
-            "evently-{}",
-            self.consumer_tags.fetch_add(1, Ordering::Relaxed)
-        );
-        let started = tokio::time::timeout(self.timeout, async {
-            let channel = session.connection.create_channel().await?;
+        self.on_new_channel(async |channel, tag| {
             channel
                 .basic_qos(prefetch, BasicQosOptions::default())
                 .await?;
+            let options = BasicConsumeOptions::default();
             let consumer = channel
-                .basic_consume(
-                    queue.into(),
-                    tag.as_str().into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
+                .basic_consume(queue.into(), tag.into(), options, FieldTable::default())
                 .await?;
             Ok((channel, consumer))
         })
-        .await;
-        match started {
-            Ok(Ok(consumer)) => Ok(consumer),
-            Ok(Err(error)) => {
-                self.report(&session, &error);
-                Err(PublishError::Unavailable(error.to_string()))
-            }
-            Err(_) => Err(PublishError::Unavailable(
-                "the broker did not answer in time".into(),
-            )),
-        }
+        .await
     }
 
     /// Consumes from a server-named, exclusive, auto-deleted queue bound to
@@ -285,6 +261,44 @@ impl Rabbit {
         key: &str,
         prefetch: u16,
     ) -> Result<(Channel, lapin::Consumer), PublishError> {
+        self.on_new_channel(async |channel, tag| {
+            let options = QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            };
+            let queue = channel
+                .queue_declare("".into(), options, FieldTable::default())
+                .await?;
+            let name = queue.name().clone();
+            let bind = QueueBindOptions::default();
+            channel
+                .queue_bind(
+                    name.clone(),
+                    exchange.into(),
+                    key.into(),
+                    bind,
+                    FieldTable::default(),
+                )
+                .await?;
+            channel
+                .basic_qos(prefetch, BasicQosOptions::default())
+                .await?;
+            let options = BasicConsumeOptions::default();
+            let consumer = channel
+                .basic_consume(name, tag.into(), options, FieldTable::default())
+                .await?;
+            Ok((channel, consumer))
+        })
+        .await
+    }
+
+    /// Opens a channel on the live session and runs `open` on it with a
+    /// fresh consumer tag, all within the timeout.
+    async fn on_new_channel<T>(
+        &self,
+        open: impl AsyncFnOnce(Channel, &str) -> lapin::Result<T>,
+    ) -> Result<T, PublishError> {
         let Some(session) = self.session().await else {
             return Err(PublishError::Unavailable(
                 "not connected to the broker".into(),
@@ -294,41 +308,13 @@ impl Rabbit {
             "evently-{}",
             self.consumer_tags.fetch_add(1, Ordering::Relaxed)
         );
-        let started = tokio::time::timeout(self.timeout, async {
+        let opened = tokio::time::timeout(self.timeout, async {
             let channel = session.connection.create_channel().await?;
-            let options = QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..QueueDeclareOptions::default()
-            };
-            let queue = channel
-                .queue_declare("".into(), options, FieldTable::default())
-                .await?;
-            channel
-                .queue_bind(
-                    queue.name().clone(),
-                    exchange.into(),
-                    key.into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-            channel
-                .basic_qos(prefetch, BasicQosOptions::default())
-                .await?;
-            let consumer = channel
-                .basic_consume(
-                    queue.name().clone(),
-                    tag.as_str().into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-            Ok((channel, consumer))
+            open(channel, &tag).await
         })
         .await;
-        match started {
-            Ok(Ok(started)) => Ok(started),
+        match opened {
+            Ok(Ok(opened)) => Ok(opened),
             Ok(Err(error)) => {
                 self.report(&session, &error);
                 Err(PublishError::Unavailable(error.to_string()))
