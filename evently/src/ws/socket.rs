@@ -1,6 +1,9 @@
 //! The socket a `ws` handler talks through.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -93,14 +96,69 @@ impl std::error::Error for WsError {}
 /// the handler returns is closed with 1000.
 pub struct WebSocket {
     stream: Option<Stream>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
+}
+
+/// The service's shutdown, as one socket watches for it.
+///
+/// Waiting on the watch afresh in every `recv` registers a waiter and
+/// removes it again, under a lock that sockets share, once per message.
+/// Instead the waiter is made once and stays registered, polled again only
+/// when another task holds the socket, and each `recv` first reads the
+/// watch's version, which takes no lock.
+struct Shutdown {
+    signal: watch::Receiver<bool>,
+    waiter: Pin<Box<dyn Future<Output = ()> + Send + Sync>>,
+    /// The waker the waiter last registered.
+    registered: Option<Waker>,
+}
+
+impl Shutdown {
+    fn new(signal: watch::Receiver<bool>) -> Self {
+        let mut waiting = signal.clone();
+        // Out of tokio's budget, so that a pending waiter is always a
+        // registered one: out of budget, it would return pending without
+        // registering, and `register` would never poll it again.
+        let waiter = Box::pin(tokio::task::unconstrained(async move {
+            let _ = waiting.wait_for(|stop| *stop).await;
+        }));
+        Shutdown {
+            signal,
+            waiter,
+            registered: None,
+        }
+    }
+
+    /// Whether the service is stopping, or gone.
+    fn stopping(&self) -> bool {
+        // Nothing marks `signal` seen, so it has changed once anything was
+        // sent since the service started.
+        match self.signal.has_changed() {
+            Ok(changed) => changed && *self.signal.borrow(),
+            Err(_) => true,
+        }
+    }
+
+    /// Makes sure the shutdown wakes the task polling with `cx`; ready if
+    /// it came meanwhile.
+    fn register(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(waker) = &self.registered
+            && waker.will_wake(cx.waker())
+        {
+            // Still registered with this task's waker: the shutdown wakes
+            // it, and `stopping` then says so.
+            return Poll::Pending;
+        }
+        self.registered = Some(cx.waker().clone());
+        self.waiter.as_mut().poll(cx)
+    }
 }
 
 impl WebSocket {
     pub(crate) fn new(stream: Stream, shutdown: watch::Receiver<bool>) -> Self {
         WebSocket {
             stream: Some(stream),
-            shutdown,
+            shutdown: Shutdown::new(shutdown),
         }
     }
 
@@ -108,10 +166,20 @@ impl WebSocket {
     pub async fn recv(&mut self) -> Option<Message> {
         loop {
             let stream = self.stream.as_mut()?;
-            let frame = tokio::select! {
-                frame = stream.next() => Some(frame),
-                _ = self.shutdown.wait_for(|stop| *stop) => None,
-            };
+            let shutdown = &mut self.shutdown;
+            let frame = std::future::poll_fn(|cx| {
+                // The shutdown first, so that a client that keeps sending
+                // cannot hold it off.
+                if shutdown.stopping() {
+                    return Poll::Ready(None);
+                }
+                if let Poll::Ready(frame) = stream.poll_next_unpin(cx) {
+                    return Poll::Ready(Some(frame));
+                }
+                // Nothing to read: wait for the shutdown too.
+                shutdown.register(cx).map(|()| None)
+            })
+            .await;
             let Some(frame) = frame else {
                 self.close_with(CloseCode::Away, "the service is shutting down")
                     .await;
@@ -239,5 +307,63 @@ impl fmt::Debug for WebSocket {
         f.debug_struct("WebSocket")
             .field("open", &self.stream.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Registers the waiter from a task of its own and returns.
+    async fn register_elsewhere(mut shutdown: Shutdown) -> Shutdown {
+        tokio::spawn(async move {
+            std::future::poll_fn(|cx| {
+                let _ = shutdown.register(cx);
+                Poll::Ready(())
+            })
+            .await;
+            shutdown
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Waits as `recv` does when the client sends nothing, in another task
+    /// than the one that registered first, as when a handler hands its
+    /// socket to a task it spawns; then shuts down.
+    async fn woken_by_the_shutdown(spend_budget: bool) {
+        let (trigger, signal) = watch::channel(false);
+        let mut shutdown = register_elsewhere(Shutdown::new(signal)).await;
+        let waiting = tokio::spawn(async move {
+            while spend_budget && tokio::task::coop::has_budget_remaining() {
+                tokio::task::consume_budget().await;
+            }
+            std::future::poll_fn(|cx| {
+                if shutdown.stopping() {
+                    return Poll::Ready(());
+                }
+                shutdown.register(cx)
+            })
+            .await;
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        trigger.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the shutdown wakes the waiting task")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_shutdown_wakes_a_socket_that_changed_task() {
+        woken_by_the_shutdown(false).await;
+    }
+
+    #[tokio::test]
+    async fn the_shutdown_wakes_a_socket_that_waits_out_of_budget() {
+        woken_by_the_shutdown(true).await;
     }
 }
