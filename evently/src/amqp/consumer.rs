@@ -47,7 +47,7 @@ impl QueueConsumer {
         let queue = self.consume.queue();
         let mut in_flight = JoinSet::new();
         let mut consumer: Option<Consumer> = None;
-        'consuming: while !*stop.borrow() {
+        while !*stop.borrow() {
             let mut current = match self.broker.consume(queue, self.prefetch).await {
                 Ok(current) => current,
                 Err(error) => {
@@ -59,22 +59,34 @@ impl QueueConsumer {
                 }
             };
             tracing::debug!(queue, "consuming");
-            loop {
+
+            // One wait for the stop signal for the whole session, rather than
+            // a new one per delivery.
+            let mut stopping = std::pin::pin!(stop.changed());
+            let stopped = loop {
                 tokio::select! {
                     incoming = current.next() => match incoming {
                         Some(incoming) => {
+                            // Forget the handlers that finished since the last
+                            // delivery; being woken for each would cost a
+                            // turn of this loop per message.
+                            while in_flight.try_join_next().is_some() {}
+                            // Boxed, so that the task itself stays small: the
+                            // future of one message runs to kilobytes, and the
+                            // runtime copies a task's contents as it spawns,
+                            // finishes and joins it.
                             let this = Arc::clone(&self);
-                            in_flight.spawn(async move { this.handle(incoming).await });
+                            in_flight.spawn(Box::pin(async move { this.handle(incoming).await }));
                         }
                         // The connection went away: consume again once it is back.
-                        None => continue 'consuming,
+                        None => break false,
                     },
-                    Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                    _ = stop.changed() => {
-                        consumer = Some(current);
-                        break 'consuming;
-                    }
+                    _ = &mut stopping => break true,
                 }
+            };
+            if stopped {
+                consumer = Some(current);
+                break;
             }
         }
 

@@ -60,9 +60,17 @@ impl Invocation {
     /// Publishes every `once_finished` message and waits for the broker to
     /// confirm them all.
     pub(crate) async fn flush(&self) -> Result<(), ProduceError> {
-        let outbox = std::mem::take(&mut *self.outbox.lock().expect("outbox lock"));
-        if outbox.is_empty() {
-            return Ok(());
+        let mut outbox = std::mem::take(&mut *self.outbox.lock().expect("outbox lock"));
+        if outbox.len() <= 1 {
+            // The common case needs no joining.
+            let Some((target, envelope)) = outbox.pop() else {
+                return Ok(());
+            };
+            return self
+                .broker
+                .publish(target.exchange(), target.routing_key(), envelope)
+                .await
+                .map_err(ProduceError::publish);
         }
         let sends = outbox.into_iter().map(|(target, envelope)| {
             self.broker
@@ -99,10 +107,11 @@ impl Producer {
             headers: Default::default(),
         };
         if self.target.instantly() {
+            // Boxed so that every handler's future does not carry a publish's
+            // state, which is large, for the few that send instantly.
             let target = self.target;
-            self.invocation
-                .broker
-                .publish(target.exchange(), target.routing_key(), envelope)
+            let broker = &self.invocation.broker;
+            Box::pin(broker.publish(target.exchange(), target.routing_key(), envelope))
                 .await
                 .map_err(ProduceError::publish)
         } else {

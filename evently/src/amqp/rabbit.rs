@@ -175,6 +175,9 @@ impl Rabbit {
 
     /// The live session, waiting for a reconnection at most the timeout.
     async fn session(&self) -> Option<Arc<Session>> {
+        if let Some(session) = &*self.session.borrow() {
+            return Some(Arc::clone(session));
+        }
         let mut receiver = self.session.subscribe();
         let waited = tokio::time::timeout(self.timeout, receiver.wait_for(Option::is_some)).await;
         match waited {
