@@ -62,6 +62,11 @@ impl<S, T: DeserializeOwned> FromMessage<S> for T {
 }
 
 fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
+    // Most messages decode; only a failure pays for tracking the field path,
+    // by decoding a second time.
+    if let Ok(value) = serde_json::from_slice(payload) {
+        return Ok(value);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(payload);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
