@@ -2,6 +2,7 @@
 //! streams, over real sockets.
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use evently::http::Event;
@@ -14,6 +15,7 @@ evently! {
     http GET "/gated" => gated;
     http GET "/events" => events;
     http GET "/noted" + amqp produce "s.notes" => noted;
+    http GET "/large" => large;
     ws "/count" => count;
 }
 
@@ -43,6 +45,22 @@ async fn noted(notes: Producer) -> Chunks<impl Stream<Item = String>> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         notes.send(&"read to the end").await.unwrap();
+    })
+}
+
+/// Chunks `large` has produced so far.
+static PRODUCED: AtomicUsize = AtomicUsize::new(0);
+
+const LARGE_CHUNKS: usize = 2048;
+const LARGE_CHUNK: usize = 64 * 1024;
+
+/// 128 MiB in chunks of 64 KiB, counting each as it is produced.
+async fn large() -> Chunks<impl Stream<Item = String>> {
+    Chunks::new(stream! {
+        for _ in 0..LARGE_CHUNKS {
+            PRODUCED.fetch_add(1, Ordering::SeqCst);
+            yield "x".repeat(LARGE_CHUNK);
+        }
     })
 }
 
@@ -122,5 +140,30 @@ async fn a_websocket_stream_sends_one_message_per_item() {
         .collect()
         .await;
     assert_eq!(texts, ["1", "2", "3", "4", "5"]);
+    running.shutdown().await;
+}
+
+/// A client that does not read holds the stream after what the socket's
+/// buffers take: the handler is not asked for more, and nothing piles up.
+/// Once the client reads, the rest arrives whole.
+#[tokio::test]
+async fn a_slow_client_slows_the_stream() {
+    let (running, base) = start().await;
+    let response = reqwest::get(format!("{base}/large")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let produced = PRODUCED.load(Ordering::SeqCst);
+    eprintln!("{produced} of {LARGE_CHUNKS} chunks produced while the client read nothing");
+    assert!(
+        produced < LARGE_CHUNKS / 4,
+        "{produced} chunks were produced for a client that read nothing"
+    );
+
+    let mut body = response.bytes_stream();
+    let mut read = 0;
+    while let Some(chunk) = body.next().await {
+        read += chunk.unwrap().len();
+    }
+    assert_eq!(read, LARGE_CHUNKS * LARGE_CHUNK);
     running.shutdown().await;
 }
