@@ -8,6 +8,7 @@
 mod body;
 mod extract;
 mod handler;
+mod head_timer;
 mod path_de;
 mod response;
 mod router;

@@ -155,7 +155,11 @@ impl Router {
             params,
             body_limit: self.body_limit,
         };
-        let future = span.in_scope(|| (route.handler)(parts, rest));
+        let future = if span.is_disabled() {
+            (route.handler)(parts, rest)
+        } else {
+            span.in_scope(|| (route.handler)(parts, rest))
+        };
         HttpFuture {
             state: State::Running {
                 future,

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -12,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::head_timer::HeadTimer;
 use super::{HttpFuture, HttpService, RequestBody};
 use crate::Config;
 
@@ -32,11 +34,12 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
 /// The header count hyper enforces when it is not given one.
 const HYPER_MAX_HEADERS: usize = 100;
 
+/// Must be called within the runtime: it starts the head timer's task.
 fn builder(config: &Config) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     let mut http1 = builder.http1();
     http1
-        .timer(TokioTimer::new())
+        .timer(HeadTimer::start(config.header_timeout))
         .header_read_timeout(config.header_timeout)
         .max_buf_size(config.header_limit)
         .keep_alive(true);
@@ -89,12 +92,32 @@ pub(crate) async fn serve(
         let builder = Arc::clone(&builder);
         let service = Connection(service.clone());
         let mut closing = closing_rx.clone();
+        let signal = closing_rx.clone();
         connections.spawn(async move {
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = closing.changed() => {
+            // The connection is polled for every request; the shutdown
+            // signal's waiter only once, and again when the signal moved
+            // (reading its version takes no lock). This task is the only
+            // one that polls it, so its first registration stays valid.
+            let mut stop = std::pin::pin!(closing.changed());
+            let mut registered = false;
+            let served = std::future::poll_fn(|cx| {
+                if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                    return Poll::Ready(Some(result));
+                }
+                if !registered || signal.has_changed().unwrap_or(true) {
+                    registered = true;
+                    if stop.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
+            let result = match served {
+                Some(result) => result,
+                None => {
                     connection.as_mut().graceful_shutdown();
                     connection.await
                 }
