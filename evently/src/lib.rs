@@ -330,6 +330,7 @@ pub mod amqp;
 mod app;
 mod config;
 mod error;
+pub mod grpc;
 pub mod http;
 mod state;
 mod telemetry;
