@@ -104,13 +104,10 @@ where
                 };
                 drop(state);
 
-                let invocation = broker.map(|broker| {
-                    Invocation::new(broker, crate::http::correlation_id(&req))
-                });
+                let invocation =
+                    broker.map(|broker| Invocation::new(broker, crate::http::correlation_id(&req)));
                 let producers = match &invocation {
-                    Some(invocation) => {
-                        std::array::from_fn(|i| invocation.producer(&resources[i]))
-                    }
+                    Some(invocation) => std::array::from_fn(|i| invocation.producer(&resources[i])),
                     None => no_producers(),
                 };
                 let limit = req.body_limit;
@@ -118,7 +115,7 @@ where
                     return tonic::Status::internal("the request was already read").into_http();
                 };
                 let request = http::Request::from_parts(req.head, body);
-                let service = Method {
+                let mut method = Method {
                     call: Some((call, producers)),
                     invocation,
                     span,
@@ -128,9 +125,12 @@ where
                 // replies and the status trailers.
                 let codec = ProstCodec::<H::Reply, H::Request>::default();
                 let mut grpc = tonic::server::Grpc::new(codec).max_decoding_message_size(limit);
-                grpc.server_streaming(service, request)
-                    .await
-                    .map(Body::new)
+                let mut response = grpc.server_streaming(&mut method, request).await;
+                if method.call.is_some() {
+                    // tonic refused the request before the handler ran.
+                    over_the_limit(&mut response);
+                }
+                response.map(Body::new)
             })
         })
     })
@@ -146,7 +146,7 @@ struct Method<Req, Rep, const P: usize> {
 type MethodFuture<Rep> =
     Pin<Box<dyn Future<Output = Result<tonic::Response<ReplyBody<Rep>>, tonic::Status>> + Send>>;
 
-impl<Req, Rep, const P: usize> ServerStreamingService<Req> for Method<Req, Rep, P>
+impl<Req, Rep, const P: usize> ServerStreamingService<Req> for &mut Method<Req, Rep, P>
 where
     Req: Send + 'static,
     Rep: Send + 'static,
@@ -156,7 +156,10 @@ where
     type Future = MethodFuture<Rep>;
 
     fn call(&mut self, request: tonic::Request<Req>) -> Self::Future {
-        let (call, producers) = self.call.take().expect("a method is called once per request");
+        let (call, producers) = self
+            .call
+            .take()
+            .expect("a method is called once per request");
         let invocation = self.invocation.take();
         let span = self.span.clone();
         Box::pin(async move {
@@ -198,6 +201,25 @@ where
             };
             Ok(tonic::Response::new(body))
         })
+    }
+}
+
+/// tonic refuses a message over the limit with `OUT_OF_RANGE`; gRPC asks
+/// for `RESOURCE_EXHAUSTED`, which is what clients retry or report as "too
+/// large". Only a refusal made before the handler ran is rewritten, so a
+/// handler's own `OUT_OF_RANGE` reaches the client as it is.
+fn over_the_limit(response: &mut http::Response<tonic::body::Body>) {
+    let headers = response.headers_mut();
+    let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
+    if headers
+        .get("grpc-status")
+        .is_some_and(|code| code.as_bytes() == out_of_range.as_bytes())
+    {
+        let exhausted = (tonic::Code::ResourceExhausted as i32).to_string();
+        headers.insert(
+            "grpc-status",
+            http::HeaderValue::from_str(&exhausted).expect("a number is a header value"),
+        );
     }
 }
 

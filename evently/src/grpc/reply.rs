@@ -190,11 +190,14 @@ impl<M> Stream for ReplyBody<M> {
 impl<M> Streamed<M> {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<M, Status>>> {
         if let Some(stream) = self.stream.as_mut() {
-            let polled = std::panic::catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx)));
+            let polled =
+                std::panic::catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx)));
             match polled {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(Some(Ok(reply)))) => return Poll::Ready(Some(Ok(reply))),
-                Ok(Poll::Ready(Some(Err(status)))) => return Poll::Ready(Some(Err(self.fail(status)))),
+                Ok(Poll::Ready(Some(Err(status)))) => {
+                    return Poll::Ready(Some(Err(self.fail(status))));
+                }
                 Err(panic) => {
                     tracing::error!(parent: &self.span, panic = panic_message(&*panic), "gRPC handler panicked");
                     let status = Status::internal("the handler failed");
