@@ -104,10 +104,7 @@ struct TonicSayHello;
 impl tonic::server::UnaryService<HelloRequest> for TonicSayHello {
     type Response = HelloReply;
     type Future = std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<tonic::Response<HelloReply>, Status>>
-                + Send,
-        >,
+        Box<dyn std::future::Future<Output = Result<tonic::Response<HelloReply>, Status>> + Send>,
     >;
 
     fn call(&mut self, request: tonic::Request<HelloRequest>) -> Self::Future {

@@ -24,7 +24,7 @@
 //! | the broker refused its `once_finished` messages | `UNAVAILABLE` |
 //! | a message that is not valid protobuf, a truncated frame, a compressed frame without `grpc-encoding` | `INTERNAL` |
 //! | a `grpc-encoding` (compression) that is not supported | `UNIMPLEMENTED` |
-//! | a message over the body limit (`EVENTLY_BODY_LIMIT`) | `RESOURCE_EXHAUSTED` |
+//! | a message over the body limit (`EVENTLY_HTTP_BODY_LIMIT`) | `RESOURCE_EXHAUSTED` |
 //! | a method no binding serves | `UNIMPLEMENTED` |
 //! | an extractor's refusal | by its HTTP status: 400 `INVALID_ARGUMENT`, 401 `UNAUTHENTICATED`, 403 `PERMISSION_DENIED`, 404 `NOT_FOUND`, … |
 //!
