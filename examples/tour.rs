@@ -8,13 +8,22 @@
 //! curl -N localhost:8080/hello/stream
 //! curl -H 'content-type: application/json' -d '{"item": "tea", "quantity": 2}' \
 //!     localhost:8080/api/orders
+//! grpcurl -plaintext -proto examples/proto/tour.proto -d '{"name": "Ada"}' \
+//!     localhost:8080 tour.Greeter/SayHello
+//! grpcurl -plaintext -proto examples/proto/tour.proto -d '{"name": "Ada"}' \
+//!     localhost:8080 tour.Greeter/SayHelloStream
 //! ```
 //!
 //! The broker is the in-process `memory://` one unless `EVENTLY_AMQP_URL`
 //! names a RabbitMQ, such as `amqp://guest:guest@127.0.0.1:5672/%2f`.
 
+use evently::grpc::Status;
 use evently::prelude::*;
 use serde::{Deserialize, Serialize};
+
+/// The gRPC messages of `examples/proto/tour.proto`.
+#[path = "proto/tour.rs"]
+mod proto;
 
 evently! {
     http GET "/hello" => hello_page;
@@ -24,6 +33,8 @@ evently! {
     rest POST "/api/hello" => hello;
     rest GET "/api/hello/{name}" => hello_by_name;
     rest POST "/api/orders" + amqp produce "orders" => place_order;
+    grpc "tour.Greeter/SayHello" => say_hello;
+    grpc "tour.Greeter/SayHelloStream" => say_hello_stream;
 
     amqp consume "first-queue"
         + produce "second-queue" instantly as received
@@ -109,6 +120,26 @@ async fn hello_by_name(Path(name): Path<String>) -> Json<HelloReply> {
 fn greet(name: &str) -> Json<HelloReply> {
     Json(HelloReply {
         message: format!("Hello {name}"),
+    })
+}
+
+/// `tour.Greeter/SayHello`: one reply.
+async fn say_hello(request: proto::HelloRequest) -> Result<proto::HelloReply, Status> {
+    Ok(proto::HelloReply {
+        message: format!("Hello {}", request.name),
+    })
+}
+
+/// `tour.Greeter/SayHelloStream`: five replies, each sent as it is yielded.
+async fn say_hello_stream(
+    request: proto::HelloRequest,
+) -> evently::grpc::Replies<impl evently::Stream<Item = Result<proto::HelloReply, Status>>> {
+    evently::grpc::Replies::new(stream! {
+        for n in 1..=5 {
+            yield Ok(proto::HelloReply {
+                message: format!("Hello {}, reply {n} of 5", request.name),
+            });
+        }
     })
 }
 

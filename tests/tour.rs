@@ -126,7 +126,7 @@ async fn the_tour_answers_and_stops_on_sigterm() {
     let mut tour = Tour::start(&[]);
     assert!(
         tour.log[0]
-            .contains("2 http routes, 3 rest routes, 2 ws routes, 2 amqp consumers, 5 producers"),
+            .contains("2 http routes, 3 rest routes, 2 ws routes, 2 amqp consumers, 2 grpc methods, 5 producers"),
         "{}",
         tour.log[0]
     );
@@ -185,6 +185,38 @@ async fn the_tour_answers_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(order.status(), 202);
 
+    let (status, _) = tour.stop();
+    assert!(status.success(), "the tour exited with {status}");
+}
+
+#[test]
+fn the_tour_greets_a_stock_grpc_client() {
+    let python = std::env::var("EVENTLY_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "EVENTLY_TEST_PYTHON is not set: `bash .ci/test` installs grpcio into a virtual \
+             environment and sets it"
+        )
+    });
+    let tour = Tour::start(&[]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = Command::new(&python)
+        .arg(root.join("tests/interop/grpc_client.py"))
+        .arg(root.join("examples/proto/tour.proto"))
+        .arg(tour.base.trim_start_matches("http://"))
+        .output()
+        .unwrap_or_else(|e| panic!("{python} cannot be run ({e}): run `bash .ci/test`"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the grpcio client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("unary: Hello Ada\n"), "{stdout}");
+    assert_eq!(
+        stdout.matches("stream: Hello Ada, reply").count(),
+        5,
+        "{stdout}"
+    );
     let (status, _) = tour.stop();
     assert!(status.success(), "the tour exited with {status}");
 }

@@ -55,6 +55,11 @@ pub(crate) fn app(block: &Block) -> TokenStream {
                     )
                 }
             }
+            Entry::Grpc { method, .. } => {
+                let method = method.value();
+                let path = format!("/{method}");
+                quote!(::evently::__private::grpc_binding(#method, #path, #resources, #handler))
+            }
             _ => unreachable!("check rejects entries that are not served"),
         }
     });
@@ -77,6 +82,7 @@ pub(crate) fn app(block: &Block) -> TokenStream {
         let check = match &binding.entry {
             Entry::Http(_) => quote!(http_handler),
             Entry::Ws { .. } => quote!(ws_handler),
+            Entry::Grpc { .. } => quote!(grpc_handler),
             _ => quote!(amqp_handler),
         };
         // The span of the handler's name carries the error when the handler

@@ -75,6 +75,26 @@ pub const fn ws_binding(
     Binding::new(Entry::Ws { path }, resources, handler)
 }
 
+/// Checks that `handler` fits a `grpc` binding with `P` producers.
+pub fn grpc_handler<H, Args, S, const P: usize>(handler: H) -> Handler<S>
+where
+    H: crate::grpc::GrpcHandler<Args, S, P>,
+    S: Send + Sync + 'static,
+{
+    Handler(HandlerKind::Http(crate::grpc::unbound::<H, Args, S, P>(
+        handler,
+    )))
+}
+
+pub const fn grpc_binding(
+    method: &'static str,
+    path: &'static str,
+    resources: &'static [Resource],
+    handler: &'static str,
+) -> Binding {
+    Binding::new(Entry::Grpc { method, path }, resources, handler)
+}
+
 pub const fn consume_binding(
     queue: &'static str,
     exchange: Option<ExchangeBinding>,

@@ -78,6 +78,13 @@ pub enum Entry {
     },
     /// `amqp consume "queue"`.
     Consume(Consume),
+    /// `grpc "package.Service/Method"`: a `POST` route at its path.
+    Grpc {
+        /// The method, such as `tour.Greeter/SayHello`.
+        method: &'static str,
+        /// The path it is served at, such as `/tour.Greeter/SayHello`.
+        path: &'static str,
+    },
 }
 
 /// A queue a handler consumes.
@@ -117,6 +124,8 @@ pub enum Protocol {
     Ws,
     /// `amqp`: messages from a queue.
     Amqp,
+    /// `grpc`: gRPC methods.
+    Grpc,
 }
 
 impl Topology {
@@ -141,7 +150,13 @@ impl fmt::Display for Topology {
     /// A one-line summary, such as `1 http route, 2 rest routes`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for protocol in [Protocol::Http, Protocol::Rest, Protocol::Ws, Protocol::Amqp] {
+        for protocol in [
+            Protocol::Http,
+            Protocol::Rest,
+            Protocol::Ws,
+            Protocol::Amqp,
+            Protocol::Grpc,
+        ] {
             let count = self
                 .bindings
                 .iter()
@@ -150,10 +165,10 @@ impl fmt::Display for Topology {
             if count == 0 {
                 continue;
             }
-            let noun = if protocol == Protocol::Amqp {
-                "consumer"
-            } else {
-                "route"
+            let noun = match protocol {
+                Protocol::Amqp => "consumer",
+                Protocol::Grpc => "method",
+                _ => "route",
             };
             let plural = if count == 1 { "" } else { "s" };
             let separator = if first { "" } else { ", " };
@@ -197,6 +212,7 @@ impl Binding {
             Entry::Http { rest: true, .. } => Protocol::Rest,
             Entry::Ws { .. } => Protocol::Ws,
             Entry::Consume(_) => Protocol::Amqp,
+            Entry::Grpc { .. } => Protocol::Grpc,
         }
     }
 
@@ -215,6 +231,7 @@ impl Binding {
         match self.entry {
             Entry::Http { method, .. } => Some(method),
             Entry::Ws { .. } => Some("GET"),
+            Entry::Grpc { .. } => Some("POST"),
             Entry::Consume(_) => None,
         }
     }
@@ -222,7 +239,7 @@ impl Binding {
     /// The path template of an entry served over HTTP.
     pub fn path(&self) -> Option<&'static str> {
         match self.entry {
-            Entry::Http { path, .. } | Entry::Ws { path } => Some(path),
+            Entry::Http { path, .. } | Entry::Ws { path } | Entry::Grpc { path, .. } => Some(path),
             Entry::Consume(_) => None,
         }
     }
@@ -344,6 +361,7 @@ impl fmt::Display for Protocol {
             Protocol::Rest => "rest",
             Protocol::Ws => "ws",
             Protocol::Amqp => "amqp",
+            Protocol::Grpc => "grpc",
         })
     }
 }

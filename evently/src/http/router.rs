@@ -107,6 +107,9 @@ impl Router {
             if let Some(response) = self.probe(head.uri.path()) {
                 return HttpFuture::ready(response);
             }
+            if crate::grpc::is_grpc(&head.headers) {
+                return HttpFuture::ready(crate::grpc::unimplemented(head.uri.path()));
+            }
             return HttpFuture::ready(not_found(&head.headers));
         };
         let endpoint = matched.value;
