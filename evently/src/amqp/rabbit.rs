@@ -25,11 +25,49 @@ use super::broker::{Declarations, PublishError};
 use super::envelope::{Envelope, ExchangeKind, HeaderValue};
 use super::url::BrokerUrl;
 
-/// A live connection with its confirming publisher channel.
+/// A live connection with its confirming publisher channels.
 pub(crate) struct Session {
     generation: u64,
     connection: Connection,
-    publisher: Channel,
+    publishers: Publishers,
+}
+
+/// The most publishes in flight on one connection, each on its own channel;
+/// RabbitMQ allows 2047 channels per connection by default.
+const PUBLISHERS: usize = 512;
+
+/// Confirming channels that each carry one publish at a time.
+///
+/// lapin gives a returned (unroutable) message to whichever confirmation it
+/// resolves next on that channel, and RabbitMQ may confirm several publishes
+/// with one ack; with concurrent publishes on one channel, a return could be
+/// blamed on the wrong message and the unroutable one reported as
+/// delivered. With one publish in flight per channel, a return always
+/// belongs to the publish it is confirmed with. Channels are opened as
+/// concurrency needs them and kept for reuse.
+struct Publishers {
+    idle: std::sync::Mutex<Vec<Channel>>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl Publishers {
+    fn new(first: Channel) -> Self {
+        Publishers {
+            idle: std::sync::Mutex::new(vec![first]),
+            permits: tokio::sync::Semaphore::new(PUBLISHERS),
+        }
+    }
+
+    fn take(&self) -> Option<Channel> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn give_back(&self, channel: Channel) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(channel);
+    }
 }
 
 pub(crate) struct Rabbit {
@@ -140,7 +178,7 @@ impl Rabbit {
         Ok(Session {
             generation,
             connection,
-            publisher,
+            publishers: Publishers::new(publisher),
         })
     }
 
@@ -207,8 +245,18 @@ impl Rabbit {
             immediate: false,
         };
         let confirmed = tokio::time::timeout(self.timeout, async {
-            let confirm = session
-                .publisher
+            let _permit = session.publishers.permits.acquire().await;
+            let channel = match session.publishers.take() {
+                Some(channel) => channel,
+                None => {
+                    let channel = session.connection.create_channel().await?;
+                    channel
+                        .confirm_select(ConfirmSelectOptions::default())
+                        .await?;
+                    channel
+                }
+            };
+            let confirm = channel
                 .basic_publish(
                     exchange.into(),
                     routing_key.into(),
@@ -216,8 +264,13 @@ impl Rabbit {
                     &envelope.payload,
                     properties(envelope),
                 )
+                .await?
                 .await?;
-            confirm.await
+
+            // Only a channel whose publish was confirmed goes back: one that
+            // failed or timed out may still get a late return or ack.
+            session.publishers.give_back(channel);
+            Ok::<_, lapin::Error>(confirm)
         })
         .await;
         match confirmed {
