@@ -12,6 +12,9 @@
 //!     localhost:8080 tour.Greeter/SayHello
 //! grpcurl -plaintext -proto examples/proto/tour.proto -d '{"name": "Ada"}' \
 //!     localhost:8080 tour.Greeter/SayHelloStream
+//! curl 'localhost:8080/soap/calculator?wsdl'
+//! curl -H 'content-type: text/xml' -d '<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/">
+//!     <Body><Add xmlns=""><a>1</a><b>2</b></Add></Body></Envelope>' localhost:8080/soap/calculator
 //! ```
 //!
 //! The broker is the in-process `memory://` one unless `EVENTLY_AMQP_URL`
@@ -35,6 +38,8 @@ evently! {
     rest POST "/api/orders" + amqp produce "orders" => place_order;
     grpc "tour.Greeter/SayHello" => say_hello;
     grpc "tour.Greeter/SayHelloStream" => say_hello_stream;
+    soap "/soap/calculator" Add => add;
+    soap "/soap/calculator" Divide => divide;
 
     amqp consume "first-queue"
         + produce "second-queue" instantly as received
@@ -171,6 +176,37 @@ async fn relay(
     processed
         .send(&serde_json::json!({ "processed": message }))
         .await
+}
+
+/// The operands of the calculator's operations.
+#[derive(Serialize, Deserialize)]
+struct Operands {
+    a: i64,
+    b: i64,
+}
+
+/// The result of a calculator operation.
+#[derive(Serialize, Deserialize)]
+struct Outcome {
+    result: i64,
+}
+
+async fn add(Operands { a, b }: Operands) -> Result<Outcome, Fault> {
+    a.checked_add(b)
+        .map(|result| Outcome { result })
+        .ok_or_else(|| Fault::client(format!("{a} + {b} does not fit in a 64-bit integer")))
+}
+
+/// Divides `a` by `b`, rounding toward zero; dividing by zero is the
+/// client's fault.
+async fn divide(Operands { a, b }: Operands) -> Result<Outcome, Fault> {
+    match a.checked_div(b) {
+        Some(result) => Ok(Outcome { result }),
+        None if b == 0 => Err(Fault::client("cannot divide by zero")),
+        None => Err(Fault::client(format!(
+            "{a} / {b} does not fit in a 64-bit integer"
+        ))),
+    }
 }
 
 async fn log_hello(message: serde_json::Value) {

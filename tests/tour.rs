@@ -125,8 +125,10 @@ impl Tour {
 async fn the_tour_answers_and_stops_on_sigterm() {
     let mut tour = Tour::start(&[]);
     assert!(
-        tour.log[0]
-            .contains("2 http routes, 3 rest routes, 2 ws routes, 2 amqp consumers, 2 grpc methods, 5 producers"),
+        tour.log[0].contains(
+            "2 http routes, 3 rest routes, 2 ws routes, 2 amqp consumers, 2 grpc methods, \
+             2 soap operations, 5 producers"
+        ),
         "{}",
         tour.log[0]
     );
@@ -185,6 +187,41 @@ async fn the_tour_answers_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(order.status(), 202);
 
+    let divide = |b: i64| {
+        format!(
+            "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+             <Divide><a>7</a><b>{b}</b></Divide></s:Body></s:Envelope>"
+        )
+    };
+    let quotient = client
+        .post(format!("{base}/soap/calculator"))
+        .header("content-type", "text/xml")
+        .body(divide(2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quotient.status(), 200);
+    assert!(
+        quotient
+            .text()
+            .await
+            .unwrap()
+            .contains("<result>3</result>")
+    );
+    let by_zero = client
+        .post(format!("{base}/soap/calculator"))
+        .header("content-type", "text/xml")
+        .body(divide(0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_zero.status(), 500);
+    let fault = by_zero.text().await.unwrap();
+    assert!(
+        fault.contains("soap:Client") && fault.contains("cannot divide by zero"),
+        "{fault}"
+    );
+
     let (status, _) = tour.stop();
     assert!(status.success(), "the tour exited with {status}");
 }
@@ -217,6 +254,38 @@ fn the_tour_greets_a_stock_grpc_client() {
         5,
         "{stdout}"
     );
+    let (status, _) = tour.stop();
+    assert!(status.success(), "the tour exited with {status}");
+}
+
+#[test]
+fn the_tour_calculates_for_a_stock_soap_client() {
+    let python = std::env::var("EVENTLY_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "EVENTLY_TEST_PYTHON is not set: `bash .ci/test` installs zeep into a virtual \
+             environment and sets it"
+        )
+    });
+    let tour = Tour::start(&[]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = Command::new(&python)
+        .arg(root.join("tests/interop/soap_client.py"))
+        .arg(format!("{}/soap/calculator?wsdl", tour.base))
+        .output()
+        .unwrap_or_else(|e| panic!("{python} cannot be run ({e}): run `bash .ci/test`"));
+    assert!(
+        output.status.success(),
+        "the zeep client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["add"], 3, "{seen}");
+    assert_eq!(seen["divide"], 3, "{seen}");
+    assert_eq!(seen["add12"], 12, "{seen}");
+    for fault in ["fault", "fault12"] {
+        assert_eq!(seen[fault]["message"], "cannot divide by zero", "{seen}");
+    }
+    assert!(seen.get("echo").is_none(), "{seen}");
     let (status, _) = tour.stop();
     assert!(status.success(), "the tour exited with {status}");
 }

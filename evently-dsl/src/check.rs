@@ -20,9 +20,9 @@ pub(crate) fn block(block: &Block, cx: &mut Ctxt) {
 }
 
 /// The grammar covers every protocol of the design, but this version of
-/// evently serves `http`, `rest`, `ws`, `grpc` and `amqp consume` entries,
-/// with `produce` resources, and `consume` and `subscribe` resources on `ws`
-/// entries. A binding that names anything else must not compile into a
+/// evently serves `http`, `rest`, `ws`, `soap`, `grpc` and `amqp consume`
+/// entries, with `produce` resources, and `consume` and `subscribe` resources
+/// on `ws` entries. A binding that names anything else must not compile into a
 /// service that silently ignores it. Each unserved word is reported once, at
 /// its first use: the sentence is about the protocol, and repeating it on
 /// every line would bury the block's other errors.
@@ -30,13 +30,12 @@ fn protocols_served(block: &Block, cx: &mut Ctxt) {
     let mut reported: Vec<&str> = Vec::new();
     for binding in &block.bindings {
         let protocol = match &binding.entry {
-            Entry::Http(_) | Entry::Ws { .. } | Entry::Grpc { .. } => None,
+            Entry::Http(_) | Entry::Ws { .. } | Entry::Grpc { .. } | Entry::Soap { .. } => None,
             Entry::Amqp {
                 source: AmqpSource::Consume { .. },
                 ..
             } => None,
             Entry::Amqp { .. } => Some("amqp subscribe"),
-            Entry::Soap { .. } => Some("soap"),
         };
         if let Some(protocol) = protocol.filter(|p| !reported.contains(p)) {
             reported.push(protocol);
@@ -44,7 +43,7 @@ fn protocols_served(block: &Block, cx: &mut Ctxt) {
                 binding.entry.span(),
                 format!(
                     "`{protocol}` entries are not served by this version of evently; \
-                     it serves `http`, `rest`, `ws`, `grpc` and `amqp consume` entries"
+                     it serves `http`, `rest`, `ws`, `soap`, `grpc` and `amqp consume` entries"
                 ),
             );
         }

@@ -60,6 +60,15 @@ pub(crate) fn app(block: &Block) -> TokenStream {
                 let path = format!("/{method}");
                 quote!(::evently::__private::grpc_binding(#method, #path, #resources, #handler))
             }
+            Entry::Soap {
+                path, operation, ..
+            } => {
+                let path = &path.value;
+                let operation = operation.to_string();
+                quote! {
+                    ::evently::__private::soap_binding(#path, #operation, #resources, #handler)
+                }
+            }
             _ => unreachable!("check rejects entries that are not served"),
         }
     });
@@ -83,6 +92,7 @@ pub(crate) fn app(block: &Block) -> TokenStream {
             Entry::Http(_) => quote!(http_handler),
             Entry::Ws { .. } => quote!(ws_handler),
             Entry::Grpc { .. } => quote!(grpc_handler),
+            Entry::Soap { .. } => quote!(soap_handler),
             _ => quote!(amqp_handler),
         };
         // The span of the handler's name carries the error when the handler

@@ -1,8 +1,12 @@
 //! HTTP benchmark: evently against a raw hyper server doing the same work.
 //!
-//! Both servers answer two endpoints: `GET /hello` with a small HTML page,
-//! and `POST /api/hello` with `{"name":"Ada"}` by checking the content type,
-//! decoding the JSON with serde and answering `{"message":"Hello Ada"}`. The
+//! Both servers answer three endpoints: `GET /hello` with a small HTML page;
+//! `POST /api/hello` with `{"name":"Ada"}` by checking the content type,
+//! decoding the JSON with serde and answering `{"message":"Hello Ada"}`; and
+//! the SOAP 1.1 operation `Add` at `POST /soap/calculator`, where the raw
+//! server decodes the envelope with quick-xml's serde support and formats
+//! the same response envelope (without evently's safety scan of the XML,
+//! its operation dispatch or its fault handling). The
 //! raw server is hyper 1.x's HTTP/1.1 connection builder with keep-alive and
 //! `TCP_NODELAY`, on a multi-thread tokio runtime with as many workers as
 //! evently's, so the difference is evently's own overhead. That includes
@@ -65,6 +69,14 @@ const PAGE: &str = "<!doctype html><html><head><title>Hello</title></head>\
                     <body><h1>Hello World</h1></body></html>";
 const HELLO_REQUEST: &str = r#"{"name":"Ada"}"#;
 const HELLO_REPLY: &str = r#"{"message":"Hello Ada"}"#;
+const ADD_REQUEST: &str = "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">\
+                           <soap:Body><Add xmlns=\"urn:evently:soap:calculator\">\
+                           <a>20</a><b>22</b></Add></soap:Body></soap:Envelope>";
+const ADD_REPLY: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope \
+                         xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+                         xmlns:tns=\"urn:evently:soap:calculator\"><soap:Body>\
+                         <tns:AddResponse><result>42</result></tns:AddResponse>\
+                         </soap:Body></soap:Envelope>";
 
 /// The raw server refuses bodies over evently's default limit too.
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -79,11 +91,23 @@ struct HelloReply {
     message: String,
 }
 
+#[derive(Serialize, Deserialize)]
+struct Operands {
+    a: i64,
+    b: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Sum {
+    result: i64,
+}
+
 // The evently server.
 
 evently! {
     http GET "/hello" => hello_page;
     rest POST "/api/hello" => hello;
+    soap "/soap/calculator" Add => add;
 }
 
 async fn hello_page() -> Html<&'static str> {
@@ -94,6 +118,10 @@ async fn hello(Json(request): Json<HelloRequest>) -> Json<HelloReply> {
     Json(HelloReply {
         message: format!("Hello {}", request.name),
     })
+}
+
+async fn add(Operands { a, b }: Operands) -> Result<Sum, Fault> {
+    Ok(Sum { result: a + b })
 }
 
 async fn serve_evently() {
@@ -134,6 +162,7 @@ async fn raw_answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
     let response = match (req.method(), req.uri().path()) {
         (&Method::GET, "/hello") => raw_response(200, "text/html; charset=utf-8", PAGE.into()),
         (&Method::POST, "/api/hello") => raw_hello(req).await,
+        (&Method::POST, "/soap/calculator") => raw_add(req).await,
         _ => raw_response(404, "text/plain", Bytes::new()),
     };
     Ok(response)
@@ -162,6 +191,57 @@ async fn raw_hello(req: Request<Incoming>) -> Response<Full<Bytes>> {
         Ok(body) => raw_response(200, "application/json", body.into()),
         Err(_) => raw_response(500, "text/plain", Bytes::new()),
     }
+}
+
+/// The raw server's view of an `Add` request envelope; quick-xml matches
+/// elements by their name as written, prefix included.
+#[derive(Deserialize)]
+struct RawEnvelope {
+    #[serde(rename = "soap:Body")]
+    body: RawBody,
+}
+
+#[derive(Deserialize)]
+struct RawBody {
+    #[serde(rename = "Add")]
+    add: Operands,
+}
+
+async fn raw_add(req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let xml = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/xml"));
+    if !xml {
+        return raw_response(415, "text/plain", Bytes::new());
+    }
+    let body = match Limited::new(req.into_body(), BODY_LIMIT).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return raw_response(413, "text/plain", Bytes::new()),
+    };
+    let envelope = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|text| quick_xml::de::from_str::<RawEnvelope>(text).ok());
+    let Some(RawEnvelope {
+        body: RawBody { add },
+    }) = envelope
+    else {
+        return raw_response(500, "text/xml; charset=utf-8", Bytes::new());
+    };
+    let sum = Sum {
+        result: add.a + add.b,
+    };
+    let Ok(response) = quick_xml::se::to_string_with_root("tns:AddResponse", &sum) else {
+        return raw_response(500, "text/xml; charset=utf-8", Bytes::new());
+    };
+    let envelope = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope \
+         xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+         xmlns:tns=\"urn:evently:soap:calculator\"><soap:Body>{response}</soap:Body>\
+         </soap:Envelope>"
+    );
+    raw_response(200, "text/xml; charset=utf-8", envelope.into())
 }
 
 fn raw_response(status: u16, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
@@ -306,6 +386,7 @@ impl Drop for Server {
 enum Endpoint {
     Page,
     Hello,
+    SoapAdd,
 }
 
 impl Endpoint {
@@ -313,6 +394,7 @@ impl Endpoint {
         match self {
             Endpoint::Page => "GET /hello",
             Endpoint::Hello => "POST /api/hello",
+            Endpoint::SoapAdd => "SOAP Add",
         }
     }
 
@@ -328,6 +410,12 @@ impl Endpoint {
                 .uri("/api/hello")
                 .header(CONTENT_TYPE, "application/json")
                 .body(Full::new(Bytes::from_static(HELLO_REQUEST.as_bytes()))),
+            Endpoint::SoapAdd => builder
+                .method(Method::POST)
+                .uri("/soap/calculator")
+                .header(CONTENT_TYPE, "text/xml; charset=utf-8")
+                .header("soapaction", "\"urn:evently:soap:calculator/Add\"")
+                .body(Full::new(Bytes::from_static(ADD_REQUEST.as_bytes()))),
         };
         request.expect("a valid request")
     }
@@ -336,6 +424,7 @@ impl Endpoint {
         match self {
             Endpoint::Page => PAGE,
             Endpoint::Hello => HELLO_REPLY,
+            Endpoint::SoapAdd => ADD_REPLY,
         }
     }
 }
@@ -558,7 +647,7 @@ async fn compare(settings: Settings) -> Result<(), String> {
         settings.threads,
     );
     let mut table = Vec::new();
-    for endpoint in [Endpoint::Page, Endpoint::Hello] {
+    for endpoint in [Endpoint::Page, Endpoint::Hello, Endpoint::SoapAdd] {
         // Fresh servers per endpoint, so that peak RSS is the endpoint's.
         let servers = [
             Server::spawn(ServerKind::Evently),

@@ -30,6 +30,7 @@ pub struct Handler<S>(pub(crate) HandlerKind<S>);
 pub(crate) enum HandlerKind<S> {
     Http(UnboundHandler<S>),
     Amqp(UnboundAmqpHandler<S>),
+    Soap(crate::soap::UnboundOperation<S>),
 }
 
 /// What a handler is bound with, besides the state.
@@ -95,6 +96,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         let state = Arc::new(state);
         let mut http = Vec::new();
         let mut consumers = Vec::new();
+        let mut soap = Vec::new();
         for (binding, handler) in routes.handlers {
             let resources = binding.resources();
             match (handler.0, binding.entry()) {
@@ -119,8 +121,20 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                     });
                 }
                 (HandlerKind::Amqp(_), _) => unreachable!("AMQP handlers are bound to consumers"),
+                (HandlerKind::Soap(unbound), Entry::Soap { path, operation }) => {
+                    let context = BindContext {
+                        resources,
+                        broker: broker.clone(),
+                        ws: Arc::clone(&hub),
+                        prefetch: config.prefetch,
+                    };
+                    let operation = unbound(Arc::clone(&state), context, operation);
+                    soap.push((binding, *path, operation));
+                }
+                (HandlerKind::Soap(_), _) => unreachable!("SOAP handlers are bound to operations"),
             }
         }
+        http.extend(soap_endpoints(soap).map_err(Error::topology)?);
         let router =
             Router::new(http, config.body_limit, broker.clone()).map_err(Error::topology)?;
         Ok(Runtime {
@@ -203,6 +217,35 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             hub: self.hub,
             deadline,
         })
+    }
+}
+
+/// The SOAP operations grouped into one endpoint per path, in the order
+/// the paths first appear.
+type SoapOperations = Vec<(&'static Binding, &'static str, crate::soap::Operation)>;
+
+fn soap_endpoints(
+    operations: SoapOperations,
+) -> std::result::Result<Vec<(&'static Binding, crate::http::BoxedHandler)>, Vec<String>> {
+    let mut paths: Vec<(&'static Binding, &'static str, Vec<crate::soap::Operation>)> = Vec::new();
+    for (binding, path, operation) in operations {
+        match paths.iter_mut().find(|(_, p, _)| *p == path) {
+            Some((_, _, group)) => group.push(operation),
+            None => paths.push((binding, path, vec![operation])),
+        }
+    }
+    let mut endpoints = Vec::new();
+    let mut problems = Vec::new();
+    for (binding, path, group) in paths {
+        match crate::soap::endpoint(path, group) {
+            Ok(handler) => endpoints.push((binding, handler)),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() {
+        Ok(endpoints)
+    } else {
+        Err(problems)
     }
 }
 

@@ -74,12 +74,11 @@
 //! Exchanges are `topic` exchanges unless the binding names the kind:
 //! `exchange "chat" fanout` or `exchange "jobs" direct`.
 //!
-//! This version serves `http`, `rest`, `ws`, `grpc` and `amqp consume`
-//! entries, `produce` resources on all of them, and `consume` and
-//! `subscribe` resources on `ws` entries. The `soap` and `amqp subscribe`
-//! entries are part of the grammar, and a block that uses them fails to
-//! compile with an error saying so, rather than building a service that
-//! silently ignores them.
+//! This version serves `http`, `rest`, `ws`, `soap`, `grpc` and `amqp
+//! consume` entries, `produce` resources on all of them, and `consume` and
+//! `subscribe` resources on `ws` entries. The `amqp subscribe` entry is part
+//! of the grammar, and a block that uses it fails to compile with an error
+//! saying so, rather than building a service that silently ignores it.
 //!
 //! # What the compiler checks
 //!
@@ -93,7 +92,7 @@
 //!   most one reading the body, a return type that is a response, `State<T>`
 //!   only for declared `T`. The error lands on the handler's name in the
 //!   block and says what a handler of that entry (`http` or `rest`, `ws`,
-//!   `grpc`, `amqp consume`) looks like.
+//!   `soap`, `grpc`, `amqp consume`) looks like.
 //!
 //! When the block has errors, a stub `App` is generated beside them, so code
 //! that uses `App` does not add errors of its own. To see what a block
@@ -357,6 +356,60 @@
 //! success; a broker that refuses them turns the status into `UNAVAILABLE`.
 //! The [`grpc`] module lists the statuses malformed calls get.
 //!
+//! # SOAP
+//!
+//! ```no_run
+//! use evently::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Operands {
+//!     a: i64,
+//!     b: i64,
+//! }
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Outcome {
+//!     result: i64,
+//! }
+//!
+//! evently! {
+//!     soap "/calculator" Add => add;
+//!     soap "/calculator" Divide => divide;
+//! }
+//!
+//! async fn add(Operands { a, b }: Operands) -> Result<Outcome, Fault> {
+//!     Ok(Outcome { result: a + b })
+//! }
+//!
+//! async fn divide(Operands { a, b }: Operands) -> Result<Outcome, Fault> {
+//!     a.checked_div(b)
+//!         .map(|result| Outcome { result })
+//!         .ok_or_else(|| Fault::client("cannot divide by zero"))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> evently::Result<()> {
+//!     App::from_env()?.run().await
+//! }
+//! ```
+//!
+//! The `soap` bindings of one path make one SOAP service on the HTTP
+//! listener: SOAP 1.1 (`text/xml`, `SOAPAction`) and 1.2
+//! (`application/soap+xml; action=...`) envelopes are answered at
+//! `POST /path`, and `GET /path?wsdl` serves a WSDL 1.1 document with both
+//! bindings and an XSD schema traced from the operations' serde types, which
+//! stock clients (zeep, SoapUI, .NET) load as they are. A handler takes the
+//! request (optionally after `State<T>`), then one
+//! [`Producer`](amqp::Producer) per `produce` resource, and returns
+//! `Result<Response, E>`: a [`Fault`](soap::Fault) reaches the client as it
+//! is (a client or a server fault), any other error is logged and answered
+//! with a server fault, as is a panic. The [`soap`] module says how
+//! operations, namespaces and actions are named, and which XML is refused:
+//! a DOCTYPE, entity declarations and references, processing instructions
+//! and nesting over [`soap::MAX_DEPTH`] get a client fault before anything
+//! is decoded, and nothing is ever read from the filesystem or the network.
+//!
 //! # Errors clients get
 //!
 //! | the request | the answer |
@@ -403,6 +456,7 @@ mod config;
 mod error;
 pub mod grpc;
 pub mod http;
+pub mod soap;
 mod state;
 mod telemetry;
 mod topology;
@@ -425,6 +479,7 @@ pub mod prelude {
     pub use crate::http::{
         Chunks, HeaderMap, Html, IntoResponse, Json, Path, Problem, Query, Sse, State, StatusCode,
     };
+    pub use crate::soap::Fault;
     pub use crate::stream;
     pub use crate::ws::WebSocket;
 }

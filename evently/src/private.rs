@@ -133,3 +133,23 @@ pub const fn source(queue: Option<&'static str>, exchange: Option<ExchangeBindin
 pub const fn topology(bindings: &'static [Binding]) -> Topology {
     Topology::new(bindings)
 }
+
+/// Checks that `handler` fits a `soap` binding with `P` producers.
+pub fn soap_handler<H, Args, S, const P: usize>(handler: H) -> Handler<S>
+where
+    H: crate::soap::SoapHandler<Args, S, P>,
+    S: Send + Sync + 'static,
+{
+    Handler(HandlerKind::Soap(crate::soap::unbound::<H, Args, S, P>(
+        handler,
+    )))
+}
+
+pub const fn soap_binding(
+    path: &'static str,
+    operation: &'static str,
+    resources: &'static [Resource],
+    handler: &'static str,
+) -> Binding {
+    Binding::new(Entry::Soap { path, operation }, resources, handler)
+}

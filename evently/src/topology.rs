@@ -85,6 +85,13 @@ pub enum Entry {
         /// The path it is served at, such as `/tour.Greeter/SayHello`.
         path: &'static str,
     },
+    /// `soap "/path" Operation`.
+    Soap {
+        /// The path of the SOAP service.
+        path: &'static str,
+        /// The operation's name, which is also its request element's.
+        operation: &'static str,
+    },
 }
 
 /// A queue a handler consumes.
@@ -126,6 +133,8 @@ pub enum Protocol {
     Amqp,
     /// `grpc`: gRPC methods.
     Grpc,
+    /// `soap`: SOAP operations.
+    Soap,
 }
 
 impl Topology {
@@ -156,6 +165,7 @@ impl fmt::Display for Topology {
             Protocol::Ws,
             Protocol::Amqp,
             Protocol::Grpc,
+            Protocol::Soap,
         ] {
             let count = self
                 .bindings
@@ -168,6 +178,7 @@ impl fmt::Display for Topology {
             let noun = match protocol {
                 Protocol::Amqp => "consumer",
                 Protocol::Grpc => "method",
+                Protocol::Soap => "operation",
                 _ => "route",
             };
             let plural = if count == 1 { "" } else { "s" };
@@ -213,6 +224,7 @@ impl Binding {
             Entry::Ws { .. } => Protocol::Ws,
             Entry::Consume(_) => Protocol::Amqp,
             Entry::Grpc { .. } => Protocol::Grpc,
+            Entry::Soap { .. } => Protocol::Soap,
         }
     }
 
@@ -226,12 +238,13 @@ impl Binding {
         self.resources
     }
 
-    /// The HTTP method of an entry served over HTTP (`GET` for `ws`).
+    /// The HTTP method of an entry served over HTTP (`GET` for `ws`, `POST`
+    /// for `soap`, whose path also answers `GET ?wsdl`).
     pub fn method(&self) -> Option<&'static str> {
         match self.entry {
             Entry::Http { method, .. } => Some(method),
             Entry::Ws { .. } => Some("GET"),
-            Entry::Grpc { .. } => Some("POST"),
+            Entry::Grpc { .. } | Entry::Soap { .. } => Some("POST"),
             Entry::Consume(_) => None,
         }
     }
@@ -239,7 +252,10 @@ impl Binding {
     /// The path template of an entry served over HTTP.
     pub fn path(&self) -> Option<&'static str> {
         match self.entry {
-            Entry::Http { path, .. } | Entry::Ws { path } | Entry::Grpc { path, .. } => Some(path),
+            Entry::Http { path, .. }
+            | Entry::Ws { path }
+            | Entry::Grpc { path, .. }
+            | Entry::Soap { path, .. } => Some(path),
             Entry::Consume(_) => None,
         }
     }
@@ -362,6 +378,7 @@ impl fmt::Display for Protocol {
             Protocol::Ws => "ws",
             Protocol::Amqp => "amqp",
             Protocol::Grpc => "grpc",
+            Protocol::Soap => "soap",
         })
     }
 }

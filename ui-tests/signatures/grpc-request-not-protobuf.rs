@@ -14,8 +14,14 @@ struct HelloReply {
     message: String,
 }
 
-async fn say_hello(name: String) -> Result<HelloReply, Status> {
-    Ok(HelloReply { message: format!("Hello {name}") })
+/// A plain struct: it derives no `prost::Message`, so it cannot be decoded
+/// from a gRPC request.
+struct HelloRequest {
+    name: String,
+}
+
+async fn say_hello(request: HelloRequest) -> Result<HelloReply, Status> {
+    Ok(HelloReply { message: format!("Hello {}", request.name) })
 }
 
 fn main() {}

@@ -61,6 +61,15 @@ impl Router {
                 order.push(path);
                 Vec::new()
             });
+            // A SOAP service also answers `GET ?wsdl`.
+            if binding.protocol() == Protocol::Soap {
+                entry.push(Route {
+                    method: Method::GET,
+                    handler: handler.clone(),
+                    binding,
+                    params: params.clone(),
+                });
+            }
             entry.push(Route {
                 method,
                 handler,

@@ -1,9 +1,0 @@
-//! A SOAP entry, which this version does not serve yet.
-
-use evently::prelude::*;
-
-evently! {
-    soap "/calculator" Add => add;
-}
-
-fn main() {}
