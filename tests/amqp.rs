@@ -30,6 +30,8 @@ evently! {
     amqp consume "t.typed" + produce "t.typed.out" => typed;
     amqp consume "t.events" exchange "t.x" key "evt.*" + produce "t.events.out" => events;
     amqp consume "t.slow" + produce "t.slow.out" => slow;
+    amqp consume "t.wide" prefetch 5 + produce "t.wide.out" => wide;
+    amqp consume "t.headers" + produce "t.headers.out" => with_headers;
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -124,6 +126,46 @@ async fn slow(job: Job, out: Producer) -> Result<(), ProduceError> {
     out.send(&job).await?;
     count_attempt(&job.id);
     Ok(())
+}
+
+/// Handlers of `t.wide` in flight and the most seen at once, per run tag.
+fn in_flight() -> &'static Mutex<HashMap<String, (u32, u32)>> {
+    static IN_FLIGHT: OnceLock<Mutex<HashMap<String, (u32, u32)>>> = OnceLock::new();
+    IN_FLIGHT.get_or_init(Default::default)
+}
+
+/// The run tag of a job id: everything before its last `-`.
+fn tag_of(id: &str) -> String {
+    id.rsplit_once('-').map_or(id, |(tag, _)| tag).to_owned()
+}
+
+/// Waits, at most 10 s, until five handlers of its run were in flight at
+/// once, so the count reaches the prefetch whenever the runtime allows it,
+/// however slow the machine.
+async fn wide(job: Job, out: Producer) -> Result<(), ProduceError> {
+    let tag = tag_of(&job.id);
+    {
+        let mut counts = in_flight().lock().unwrap();
+        let (now, most) = counts.entry(tag.clone()).or_default();
+        *now += 1;
+        *most = (*most).max(*now);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while in_flight().lock().unwrap()[&tag].1 < 5 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    in_flight().lock().unwrap().get_mut(&tag).unwrap().0 -= 1;
+    out.send(&job).await
+}
+
+/// Answers with what it read from the message's envelope.
+async fn with_headers(job: Message<Job>, out: Producer) -> Result<(), ProduceError> {
+    let reply = json!({
+        "id": job.body().id,
+        "tenant": job.header("x-tenant"),
+        "correlation_id": job.correlation_id(),
+    });
+    out.send(&reply).await
 }
 
 /// Ids unique to one test of one run.
@@ -248,6 +290,18 @@ async fn consumed_and_produced(broker: Broker) {
     expected.sort();
     assert_eq!(correlations, expected);
     assert!(processed.iter().all(|m| m.message_id.is_some()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for message in processed.iter().chain(&received) {
+        assert_eq!(message.content_type.as_deref(), Some("application/json"));
+        let timestamp = message.timestamp.expect("every message has a timestamp");
+        assert!(
+            timestamp.abs_diff(now) < 600,
+            "timestamp {timestamp}, now {now}"
+        );
+    }
     let mut seen: Vec<_> = processed
         .iter()
         .map(|m| m.json()["processed"].clone())
@@ -441,6 +495,40 @@ async fn exchanges_route_by_key(broker: Broker) {
     running.shutdown().await;
 }
 
+async fn handlers_run_concurrently_up_to_the_prefetch(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("wide");
+    let ids: Vec<String> = (0..30).map(|n| format!("{tag}-{n}")).collect();
+    publish_jobs(&client, "t.wide", &ids).await;
+
+    let out = collect(&client, "t.wide.out", &tag, ids.len()).await;
+    assert_eq!(out.len(), ids.len());
+    let (now, most) = in_flight().lock().unwrap()[&tag];
+    assert_eq!(now, 0);
+    assert_eq!(
+        most, 5,
+        "the binding's prefetch bounds the handlers in flight"
+    );
+    running.shutdown().await;
+}
+
+async fn handlers_read_headers_and_correlation_ids(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("headers");
+    let payload = serde_json::to_vec(&Job { id: tag.clone() }).unwrap();
+    let message_id = client
+        .publish_with_headers("t.headers", payload.into(), &[("x-tenant", "acme")])
+        .await
+        .unwrap();
+    let out = collect(&client, "t.headers.out", &tag, 1).await;
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].json()["tenant"], "acme");
+    // Without a correlation id of its own, a message's id is its effects'.
+    assert_eq!(out[0].json()["correlation_id"], serde_json::Value::Null);
+    assert_eq!(out[0].correlation_id.as_deref(), Some(message_id.as_str()));
+    running.shutdown().await;
+}
+
 async fn readiness_follows_the_broker(broker: Broker) {
     let (running, _, base) = start(config(broker)).await;
     let http = reqwest::Client::new();
@@ -521,6 +609,8 @@ on_both_brokers!(
     undecodable_messages_are_dead_lettered_at_once,
     failures_publish_nothing,
     exchanges_route_by_key,
+    handlers_run_concurrently_up_to_the_prefetch,
+    handlers_read_headers_and_correlation_ids,
     readiness_follows_the_broker,
     shutdown_finishes_handlers_in_flight,
 );

@@ -290,6 +290,128 @@ fn the_tour_calculates_for_a_stock_soap_client() {
     assert!(status.success(), "the tour exited with {status}");
 }
 
+fn rabbit_url() -> String {
+    std::env::var("EVENTLY_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+/// Reads `queue` with `basic.get` until `count` messages containing `tag`
+/// arrived or 15 s passed, acking what it takes.
+async fn take_tagged(
+    channel: &lapin::Channel,
+    queue: &str,
+    tag: &str,
+    count: usize,
+) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut mine = Vec::new();
+    while mine.len() < count && Instant::now() < deadline {
+        let got = channel
+            .basic_get(
+                queue.into(),
+                lapin::options::BasicGetOptions { no_ack: true },
+            )
+            .await
+            .unwrap();
+        match got {
+            Some(message) => {
+                let text = String::from_utf8_lossy(&message.delivery.data).into_owned();
+                if text.contains(tag) {
+                    mine.push(text);
+                }
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    mine
+}
+
+/// On RabbitMQ: the tour relays `first-queue` to `second-queue` twice per
+/// message, and `/ws/chat` publishes what the client says to `received`
+/// and pushes what the `chat` exchange carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tour_relays_queues_and_bridges_chat_on_rabbitmq() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let url = rabbit_url();
+    let mut tour = Tour::start(&[("EVENTLY_AMQP_URL", &url)]);
+    tour.wait_for("connected to the broker");
+    let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ is reachable: `bash .ci/test` installs and starts it");
+    let channel = connection.create_channel().await.unwrap();
+    let tag = format!("tour-{}-{:?}", std::process::id(), Instant::now());
+
+    // first-queue -> second-queue, `received` at once and `processed` after.
+    let payload = serde_json::to_vec(&serde_json::json!({ "tag": tag })).unwrap();
+    channel
+        .basic_publish(
+            "".into(),
+            "first-queue".into(),
+            lapin::options::BasicPublishOptions::default(),
+            &payload,
+            lapin::BasicProperties::default().with_content_type("application/json".into()),
+        )
+        .await
+        .unwrap();
+    let relayed = take_tagged(&channel, "second-queue", &tag, 2).await;
+    let mut keys: Vec<String> = relayed
+        .iter()
+        .map(|text| {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(value.as_object().unwrap().len(), 1, "{text}");
+            let (key, inner) = value.as_object().unwrap().iter().next().unwrap();
+            assert_eq!(inner["tag"], tag.as_str(), "{text}");
+            key.clone()
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["processed", "received"]);
+
+    // /ws/chat: the client's text goes to `received`; the exchange's
+    // messages come to the client.
+    let ws_url = format!("{}/ws/chat", tour.base.replacen("http", "ws", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    socket
+        .send(Message::text(format!("hello from {tag}")))
+        .await
+        .unwrap();
+    let said = take_tagged(&channel, "received", &tag, 1).await;
+    assert_eq!(said.len(), 1);
+    let said: serde_json::Value = serde_json::from_str(&said[0]).unwrap();
+    assert_eq!(said["message"], format!("hello from {tag}"));
+
+    let news = format!("{{\"news\": \"{tag}\"}}");
+    channel
+        .basic_publish(
+            "chat".into(),
+            "".into(),
+            lapin::options::BasicPublishOptions::default(),
+            news.as_bytes(),
+            lapin::BasicProperties::default(),
+        )
+        .await
+        .unwrap();
+    let pushed = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => return text.to_string(),
+                Some(Ok(_)) => continue,
+                other => panic!("the chat socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the chat message reaches the client");
+    assert_eq!(pushed, news);
+
+    let _ = socket.close(None).await;
+    let _ = connection.close(200, "done".into()).await;
+    let (status, _) = tour.stop();
+    assert!(status.success(), "the tour exited with {status}");
+}
+
 fn rabbitmqctl(args: &[&str]) {
     let output = Command::new("rabbitmqctl").args(args).output();
     let output = output.expect("rabbitmqctl runs: `bash .ci/test` installs RabbitMQ");

@@ -25,6 +25,10 @@ pub struct Received {
     pub message_id: Option<String>,
     /// The correlation id.
     pub correlation_id: Option<String>,
+    /// When the message was published, in seconds since the Unix epoch.
+    pub timestamp: Option<u64>,
+    /// The content type, `application/json` for what evently publishes.
+    pub content_type: Option<String>,
     /// Text headers, such as `x-evently-reason` on a dead-lettered message.
     pub headers: Vec<(String, String)>,
 }
@@ -92,6 +96,37 @@ impl BrokerClient {
         Ok(id)
     }
 
+    /// Publishes raw bytes to `queue` with text `headers`, and returns the
+    /// message id once confirmed.
+    ///
+    /// # Errors
+    ///
+    /// When the broker does not confirm the message.
+    pub async fn publish_with_headers(
+        &self,
+        queue: &str,
+        payload: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Result<String, ProduceError> {
+        let id = message_id();
+        let envelope = Envelope {
+            payload,
+            message_id: Some(id.clone()),
+            correlation_id: None,
+            timestamp: Some(now()),
+            content_type: Some("application/json".to_owned()),
+            headers: headers
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), HeaderValue::Text((*value).to_owned())))
+                .collect(),
+        };
+        self.broker
+            .publish("", queue, envelope)
+            .await
+            .map_err(ProduceError::publish)?;
+        Ok(id)
+    }
+
     /// Takes up to `count` messages from `queue`, acking them, waiting at
     /// most `wait` for the next one.
     pub async fn take(&self, queue: &str, count: usize, wait: Duration) -> Vec<Received> {
@@ -117,6 +152,8 @@ impl BrokerClient {
                     payload: envelope.payload,
                     message_id: envelope.message_id,
                     correlation_id: envelope.correlation_id,
+                    timestamp: envelope.timestamp,
+                    content_type: envelope.content_type,
                     headers: envelope
                         .headers
                         .into_iter()
