@@ -193,11 +193,10 @@ async fn raw_hello(req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
 }
 
-/// The raw server's view of an `Add` request envelope; quick-xml matches
-/// elements by their name as written, prefix included.
+/// The raw server's view of an `Add` request envelope.
 #[derive(Deserialize)]
 struct RawEnvelope {
-    #[serde(rename = "soap:Body")]
+    #[serde(rename = "Body", alias = "soap:Body")]
     body: RawBody,
 }
 

@@ -9,6 +9,7 @@
 
 mod broker;
 mod client;
+mod confirms;
 pub(crate) mod consumer;
 mod envelope;
 mod handler;

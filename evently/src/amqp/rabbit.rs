@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::Confirmation;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
@@ -22,52 +21,17 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::{Notify, watch};
 
 use super::broker::{Declarations, PublishError};
+use super::confirms::{Confirms, Outcome};
 use super::envelope::{Envelope, ExchangeKind, HeaderValue};
 use super::url::BrokerUrl;
 
-/// A live connection with its confirming publisher channels.
+/// A live connection with its confirming publisher channel.
 pub(crate) struct Session {
     generation: u64,
     connection: Connection,
-    publishers: Publishers,
-}
-
-/// The most publishes in flight on one connection, each on its own channel;
-/// RabbitMQ allows 2047 channels per connection by default.
-const PUBLISHERS: usize = 512;
-
-/// Confirming channels that each carry one publish at a time.
-///
-/// lapin gives a returned (unroutable) message to whichever confirmation it
-/// resolves next on that channel, and RabbitMQ may confirm several publishes
-/// with one ack; with concurrent publishes on one channel, a return could be
-/// blamed on the wrong message and the unroutable one reported as
-/// delivered. With one publish in flight per channel, a return always
-/// belongs to the publish it is confirmed with. Channels are opened as
-/// concurrency needs them and kept for reuse.
-struct Publishers {
-    idle: std::sync::Mutex<Vec<Channel>>,
-    permits: tokio::sync::Semaphore,
-}
-
-impl Publishers {
-    fn new(first: Channel) -> Self {
-        Publishers {
-            idle: std::sync::Mutex::new(vec![first]),
-            permits: tokio::sync::Semaphore::new(PUBLISHERS),
-        }
-    }
-
-    fn take(&self) -> Option<Channel> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
-    }
-
-    fn give_back(&self, channel: Channel) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(channel);
-    }
+    publisher: Channel,
+    /// Settles the publisher channel's confirmations, returns included.
+    confirms: Confirms,
 }
 
 pub(crate) struct Rabbit {
@@ -178,7 +142,8 @@ impl Rabbit {
         Ok(Session {
             generation,
             connection,
-            publishers: Publishers::new(publisher),
+            publisher,
+            confirms: Confirms::start(),
         })
     }
 
@@ -244,19 +209,13 @@ impl Rabbit {
             mandatory: true,
             immediate: false,
         };
-        let confirmed = tokio::time::timeout(self.timeout, async {
-            let _permit = session.publishers.permits.acquire().await;
-            let channel = match session.publishers.take() {
-                Some(channel) => channel,
-                None => {
-                    let channel = session.connection.create_channel().await?;
-                    channel
-                        .confirm_select(ConfirmSelectOptions::default())
-                        .await?;
-                    channel
-                }
-            };
-            let confirm = channel
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let confirmed = tokio::time::timeout_at(deadline, async {
+            // The ticket is taken before the publish goes out, so the
+            // collector knows to wait for it; see `confirms`.
+            let ticket = session.confirms.ticket();
+            let confirm = session
+                .publisher
                 .basic_publish(
                     exchange.into(),
                     routing_key.into(),
@@ -264,29 +223,41 @@ impl Rabbit {
                     &envelope.payload,
                     properties(envelope),
                 )
-                .await?
                 .await?;
-
-            // Only a channel whose publish was confirmed goes back: one that
-            // failed or timed out may still get a late return or ack.
-            session.publishers.give_back(channel);
-            Ok::<_, lapin::Error>(confirm)
+            Ok::<_, lapin::Error>(ticket.sent(envelope.message_id.clone(), confirm))
         })
         .await;
-        match confirmed {
+        let outcome = match confirmed {
+            Err(_) => {
+                return Err(PublishError::Unavailable(
+                    "the broker did not confirm in time".into(),
+                ));
+            }
+            Ok(Err(error)) => {
+                self.report(&session, &error);
+                return Err(PublishError::Unavailable(error.to_string()));
+            }
+            Ok(Ok(outcome)) => outcome,
+        };
+        // The rest of the bound, for the broker's confirmation.
+        let settled = tokio::time::timeout_at(deadline, outcome).await;
+        match settled {
             Err(_) => Err(PublishError::Unavailable(
                 "the broker did not confirm in time".into(),
             )),
-            Ok(Err(error)) => {
-                self.report(&session, &error);
-                Err(PublishError::Unavailable(error.to_string()))
+            Ok(Err(_)) => Err(PublishError::Unavailable(
+                "the connection closed before the broker confirmed".into(),
+            )),
+            Ok(Ok(Outcome::Failed(error))) => {
+                self.broken.notify_one();
+                Err(PublishError::Unavailable(error))
             }
-            Ok(Ok(Confirmation::Ack(None) | Confirmation::NotRequested)) => Ok(()),
-            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Unroutable {
+            Ok(Ok(Outcome::Routed)) => Ok(()),
+            Ok(Ok(Outcome::Returned)) => Err(PublishError::Unroutable {
                 exchange: exchange.to_owned(),
                 routing_key: routing_key.to_owned(),
             }),
-            Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Refused),
+            Ok(Ok(Outcome::Nacked)) => Err(PublishError::Refused),
         }
     }
 
