@@ -383,6 +383,53 @@ async fn unroutable_messages_are_errors(broker: Broker) {
     running.shutdown().await;
 }
 
+/// Many publishes in flight at once, one in seven to a queue that does not
+/// exist: exactly those are reported unroutable, and every other one
+/// arrives.
+async fn unroutable_publishes_are_told_apart_in_a_crowd(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("crowd");
+    let mut publishes = tokio::task::JoinSet::new();
+    for n in 0..350 {
+        let client = client.clone();
+        let job = Job {
+            id: format!("{tag}-{n}"),
+        };
+        publishes.spawn(async move {
+            let routed = n % 7 != 0;
+            let queue = if routed {
+                "t.orders"
+            } else {
+                "t.no-such-queue"
+            };
+            (job.id.clone(), routed, client.publish(queue, &job).await)
+        });
+    }
+    let mut expected = std::collections::HashSet::new();
+    while let Some(joined) = publishes.join_next().await {
+        let (id, routed, result) = joined.unwrap();
+        match result {
+            Ok(_) if routed => {
+                expected.insert(id);
+            }
+            Ok(_) => panic!("{id} went to no queue but was reported delivered"),
+            Err(error) if !routed => assert!(error.is_unroutable(), "{id}: {error}"),
+            Err(error) => panic!("{id} was routed but failed: {error}"),
+        }
+    }
+    assert_eq!(expected.len(), 300);
+
+    let arrived: std::collections::HashSet<String> =
+        collect(&client, "t.orders", &tag, expected.len())
+            .await
+            .iter()
+            .map(|m| m.json()["id"].as_str().unwrap().to_owned())
+            .collect();
+    assert_eq!(arrived, expected);
+    assert_quiet(&client, "t.orders", &tag).await;
+    running.shutdown().await;
+}
+
 async fn poison_messages_are_dead_lettered(broker: Broker) {
     let (running, client, _) = start(config(broker)).await;
     let tag = run_id("poison");
@@ -605,6 +652,7 @@ on_both_brokers!(
     consumed_and_produced,
     http_requests_publish_before_answering,
     unroutable_messages_are_errors,
+    unroutable_publishes_are_told_apart_in_a_crowd,
     poison_messages_are_dead_lettered,
     undecodable_messages_are_dead_lettered_at_once,
     failures_publish_nothing,

@@ -15,18 +15,21 @@
 //! settles a publish only when
 //! - every publish ticketed before it was seen resolved has been handed over
 //!   (a returned message can only ride on a publish sent before that moment),
-//! - and a sweep after it was seen resolved found nothing new (whatever
-//!   carried its return, resolved earlier, has been read by then).
+//! - and every confirmation woken before it was seen resolved has been
+//!   polled (whatever carried its return was resolved, and woken, earlier).
+//!
+//! Only new and woken confirmations are polled, so a publish costs the
+//! collector a poll or two however many are in flight.
 //!
 //! A publish is then "returned" exactly when its own id was among the
 //! returned messages, whichever confirmation carried it.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 use lapin::{Confirmation, PublisherConfirm};
 use tokio::sync::{mpsc, oneshot};
@@ -125,6 +128,9 @@ struct Waiting {
     id: Option<String>,
     confirm: PublisherConfirm,
     reply: oneshot::Sender<Outcome>,
+    /// Wakes the collector with this publish's ticket, so that only the
+    /// confirmations that moved are polled again.
+    waker: Waker,
 }
 
 /// A publish whose confirmation resolved, not settled yet.
@@ -137,6 +143,43 @@ struct Resolved {
     issued: u64,
 }
 
+/// The tickets of the confirmations woken since the collector last looked,
+/// and the collector's own waker.
+#[derive(Default)]
+struct Woken {
+    tickets: Mutex<Vec<u64>>,
+    collector: Mutex<Option<Waker>>,
+}
+
+impl Woken {
+    fn lock_tickets(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
+        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_collector(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
+        self.collector.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The waker of one waiting confirmation.
+struct ConfirmWaker {
+    ticket: u64,
+    woken: Arc<Woken>,
+}
+
+impl Wake for ConfirmWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.lock_tickets().push(self.ticket);
+        if let Some(collector) = self.woken.lock_collector().as_ref() {
+            collector.wake_by_ref();
+        }
+    }
+}
+
 struct Collector {
     events: mpsc::UnboundedReceiver<Event>,
     issued: Arc<AtomicU64>,
@@ -145,7 +188,10 @@ struct Collector {
     complete: u64,
     /// Tickets at or above `complete` handed over or abandoned.
     beyond: BTreeSet<u64>,
-    waiting: Vec<Waiting>,
+    waiting: HashMap<u64, Waiting>,
+    /// Tickets to poll: new confirmations, then woken ones.
+    due: Vec<u64>,
+    woken: Arc<Woken>,
     resolved: Vec<Resolved>,
     /// Ids of returned messages whose publish is not settled yet.
     returned: HashSet<String>,
@@ -159,7 +205,9 @@ impl Collector {
             closed: false,
             complete: 0,
             beyond: BTreeSet::new(),
-            waiting: Vec::new(),
+            waiting: HashMap::new(),
+            due: Vec::new(),
+            woken: Arc::default(),
             resolved: Vec::new(),
             returned: HashSet::new(),
         }
@@ -172,35 +220,52 @@ impl Collector {
         }
     }
 
-    /// Polls every waiting confirmation once; returns whether any resolved.
-    fn sweep(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut any = false;
-        let mut index = 0;
-        while index < self.waiting.len() {
-            let polled = Pin::new(&mut self.waiting[index].confirm).poll(cx);
-            let Poll::Ready(result) = polled else {
-                index += 1;
-                continue;
-            };
-            any = true;
-            let Waiting { id, reply, .. } = self.waiting.swap_remove(index);
-            let result = result.map_err(|error| error.to_string());
-            // A returned message without an id can only be told by the
-            // confirmation lapin put it with; `settle` does that.
-            if let Ok(Confirmation::Ack(Some(message)) | Confirmation::Nack(Some(message))) =
-                &result
-                && let Some(returned) = message.properties.message_id()
-            {
-                self.returned.insert(returned.as_str().to_owned());
+    /// Polls the confirmations that are new or were woken, until none is
+    /// left to poll.
+    ///
+    /// lapin wakes a confirmation after resolving it, and resolves the one
+    /// that carries a returned message before the returned message's own.
+    /// So once a confirmation is seen resolved, whatever carried its return
+    /// was either polled already or has its ticket among the woken ones, and
+    /// is read before this returns.
+    fn sweep(&mut self) {
+        loop {
+            let mut due = std::mem::take(&mut self.due);
+            due.append(&mut self.woken.lock_tickets());
+            if due.is_empty() {
+                return;
             }
-            self.resolved.push(Resolved {
-                id,
-                reply,
-                result,
-                issued: self.issued.load(Ordering::SeqCst),
-            });
+            for ticket in due {
+                self.poll_one(ticket);
+            }
         }
-        any
+    }
+
+    fn poll_one(&mut self, ticket: u64) {
+        let Some(waiting) = self.waiting.get_mut(&ticket) else {
+            return;
+        };
+        let mut cx = Context::from_waker(&waiting.waker);
+        let Poll::Ready(result) = Pin::new(&mut waiting.confirm).poll(&mut cx) else {
+            return;
+        };
+        let Some(Waiting { id, reply, .. }) = self.waiting.remove(&ticket) else {
+            return;
+        };
+        let result = result.map_err(|error| error.to_string());
+        // A returned message without an id can only be told by the
+        // confirmation lapin put it with; `settle` does that.
+        if let Ok(Confirmation::Ack(Some(message)) | Confirmation::Nack(Some(message))) = &result
+            && let Some(returned) = message.properties.message_id()
+        {
+            self.returned.insert(returned.as_str().to_owned());
+        }
+        self.resolved.push(Resolved {
+            id,
+            reply,
+            result,
+            issued: self.issued.load(Ordering::SeqCst),
+        });
     }
 
     /// Settles every resolved publish whose predecessors were handed over.
@@ -238,42 +303,47 @@ impl Future for Collector {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        loop {
-            // Take in what was handed over since the last turn.
-            while !this.closed {
-                match this.events.poll_recv(cx) {
-                    Poll::Ready(Some(Event::Sent {
-                        ticket,
-                        id,
-                        confirm,
-                        reply,
-                    })) => {
-                        this.waiting.push(Waiting { id, confirm, reply });
-                        this.handed_over(ticket);
-                    }
-                    Poll::Ready(Some(Event::Abandoned { ticket })) => this.handed_over(ticket),
-                    Poll::Ready(None) => this.closed = true,
-                    Poll::Pending => break,
-                }
+        {
+            let mut collector = this.woken.lock_collector();
+            if !collector.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *collector = Some(cx.waker().clone());
             }
-
-            // Sweep until a sweep finds nothing new: by then every return
-            // that rode on an earlier confirmation has been read.
-            let mut found = false;
-            while this.sweep(cx) {
-                found = true;
-            }
-            this.settle();
-
-            // New events may have come in while sweeping; take them before
-            // waiting, so that nothing is left unseen.
-            if found && !this.closed {
-                continue;
-            }
-            if this.closed && this.waiting.is_empty() && this.resolved.is_empty() {
-                return Poll::Ready(());
-            }
-            return Poll::Pending;
         }
+        // Take in what was handed over since the last turn.
+        while !this.closed {
+            match this.events.poll_recv(cx) {
+                Poll::Ready(Some(Event::Sent {
+                    ticket,
+                    id,
+                    confirm,
+                    reply,
+                })) => {
+                    let waker = Waker::from(Arc::new(ConfirmWaker {
+                        ticket,
+                        woken: Arc::clone(&this.woken),
+                    }));
+                    this.waiting.insert(
+                        ticket,
+                        Waiting {
+                            id,
+                            confirm,
+                            reply,
+                            waker,
+                        },
+                    );
+                    this.due.push(ticket);
+                    this.handed_over(ticket);
+                }
+                Poll::Ready(Some(Event::Abandoned { ticket })) => this.handed_over(ticket),
+                Poll::Ready(None) => this.closed = true,
+                Poll::Pending => break,
+            }
+        }
+        this.sweep();
+        this.settle();
+        if this.closed && this.waiting.is_empty() && this.resolved.is_empty() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
     }
 }
