@@ -9,30 +9,33 @@
 //! confirmation. A returned message carries its message id, though, and it
 //! always travels with a confirmation resolved no later than its own.
 //!
-//! So confirmations are collected in one place. Every publish takes a ticket
-//! before it is sent and hands its confirmation over once sent; the collector
-//! gathers the returned messages' ids from every resolved confirmation and
-//! settles a publish only when
-//! - every publish ticketed before it was seen resolved has been handed over
-//!   (a returned message can only ride on a publish sent before that moment),
+//! So the channel's confirmations are kept in one place, the [`Confirms`]
+//! of the channel. Every publish takes a ticket before it is sent and puts
+//! its confirmation there once sent; the returned messages' ids are gathered
+//! from every resolved confirmation, and a publish is settled only when
+//! - every publish ticketed before it was seen resolved has put its
+//!   confirmation in (a returned message can only ride on a publish sent
+//!   before that moment),
 //! - and every confirmation woken before it was seen resolved has been
 //!   polled (whatever carried its return was resolved, and woken, earlier).
 //!
-//! Only new and woken confirmations are polled, so a publish costs the
-//! collector a poll or two however many are in flight.
-//!
 //! A publish is then "returned" exactly when its own id was among the
 //! returned messages, whichever confirmation carried it.
+//!
+//! No task of its own does this: whichever publish is polled does the work
+//! for all of them, under one lock, and wakes the publishes it settled. A
+//! confirmation wakes the publish it belongs to, as it would without this
+//! module, and only new and woken confirmations are polled, so a publish
+//! costs a poll or two however many are in flight.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 use lapin::{Confirmation, PublisherConfirm};
-use tokio::sync::{mpsc, oneshot};
 
 /// What the broker made of one publish.
 #[derive(Debug)]
@@ -47,124 +50,97 @@ pub(crate) enum Outcome {
     Failed(String),
 }
 
-enum Event {
-    Sent {
-        ticket: u64,
-        id: Option<String>,
-        confirm: PublisherConfirm,
-        reply: oneshot::Sender<Outcome>,
-    },
-    Abandoned {
-        ticket: u64,
-    },
+/// The confirmations of one publishing channel.
+#[derive(Clone, Default)]
+pub(crate) struct Confirms {
+    shared: Arc<Shared>,
 }
 
-/// The collector of one publishing channel's confirmations.
-pub(crate) struct Confirms {
-    events: mpsc::UnboundedSender<Event>,
-    issued: Arc<AtomicU64>,
+#[derive(Default)]
+struct Shared {
+    core: Mutex<Core>,
+    /// Tickets of the confirmations woken since they were last polled; apart
+    /// from `core`, so that lapin's waking never waits for a sweep.
+    woken: Mutex<Vec<u64>>,
 }
 
 /// A publish's place in line, taken before it is sent. Dropped unused (the
-/// publish failed or was given up), it tells the collector not to wait for
-/// it.
+/// publish failed or was given up), it tells the others not to wait for it.
 pub(crate) struct Ticket {
     number: u64,
-    events: mpsc::UnboundedSender<Event>,
+    confirms: Confirms,
     used: bool,
 }
 
-impl Confirms {
-    /// Starts the collector; it ends once the `Confirms` and every ticket are
-    /// gone and the last confirmation was settled.
-    pub(crate) fn start() -> Self {
-        let (events, receiver) = mpsc::unbounded_channel();
-        let issued = Arc::new(AtomicU64::new(0));
-        tokio::spawn(Collector::new(receiver, Arc::clone(&issued)));
-        Confirms { events, issued }
-    }
-
-    /// Takes a ticket for a publish about to be sent.
-    pub(crate) fn ticket(&self) -> Ticket {
-        Ticket {
-            number: self.issued.fetch_add(1, Ordering::SeqCst),
-            events: self.events.clone(),
-            used: false,
-        }
-    }
+/// The outcome of one publish, once it is settled.
+pub(crate) struct Settling {
+    ticket: u64,
+    confirms: Confirms,
+    /// The waker shared with the confirmation's own waker, so that lapin
+    /// wakes this publish's task.
+    owner: Arc<ConfirmWaker>,
+    done: bool,
 }
 
-impl Ticket {
-    /// Hands over the confirmation of the publish of message `id`; the
-    /// receiver gets its outcome.
-    pub(crate) fn sent(
-        mut self,
-        id: Option<String>,
-        confirm: PublisherConfirm,
-    ) -> oneshot::Receiver<Outcome> {
-        let (reply, outcome) = oneshot::channel();
-        self.used = true;
-        let _ = self.events.send(Event::Sent {
-            ticket: self.number,
-            id,
-            confirm,
-            reply,
-        });
-        outcome
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        if !self.used {
-            let _ = self.events.send(Event::Abandoned {
-                ticket: self.number,
-            });
-        }
-    }
+#[derive(Default)]
+struct Core {
+    issued: u64,
+    /// Every ticket below this one was handed over or abandoned.
+    complete: u64,
+    /// Tickets at or above `complete` handed over or abandoned.
+    beyond: BTreeSet<u64>,
+    waiting: HashMap<u64, Waiting>,
+    /// Tickets to poll because they are new.
+    due: Vec<u64>,
+    resolved: Vec<Resolved>,
+    /// Outcomes settled and not yet taken by their publish.
+    settled: HashMap<u64, Outcome>,
+    /// Ids of returned messages whose publish is not settled yet.
+    returned: HashSet<String>,
 }
 
 struct Waiting {
     id: Option<String>,
     confirm: PublisherConfirm,
-    reply: oneshot::Sender<Outcome>,
-    /// Wakes the collector with this publish's ticket, so that only the
-    /// confirmations that moved are polled again.
     waker: Waker,
+    owner: Arc<ConfirmWaker>,
 }
 
 /// A publish whose confirmation resolved, not settled yet.
 struct Resolved {
+    ticket: u64,
     id: Option<String>,
-    reply: oneshot::Sender<Outcome>,
     result: Result<Confirmation, String>,
+    owner: Arc<ConfirmWaker>,
     /// Tickets issued when it was seen resolved: all of them must have been
     /// handed over before it is settled.
     issued: u64,
 }
 
-/// The tickets of the confirmations woken since the collector last looked,
-/// and the collector's own waker.
-#[derive(Default)]
-struct Woken {
-    tickets: Mutex<Vec<u64>>,
-    collector: Mutex<Option<Waker>>,
-}
-
-impl Woken {
-    fn lock_tickets(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
-        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn lock_collector(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
-        self.collector.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// The waker of one waiting confirmation.
+/// The waker of one confirmation: notes its ticket as woken, then wakes the
+/// task of the publish it belongs to.
 struct ConfirmWaker {
     ticket: u64,
-    woken: Arc<Woken>,
+    shared: std::sync::Weak<Shared>,
+    task: Mutex<Option<Waker>>,
+    /// Whether the publish still waits for its outcome; read and written
+    /// under the core's lock.
+    wanted: AtomicBool,
+}
+
+impl ConfirmWaker {
+    fn wake_task(&self) {
+        if let Some(task) = lock(&self.task).as_ref() {
+            task.wake_by_ref();
+        }
+    }
+
+    fn register(&self, waker: &Waker) {
+        let mut task = lock(&self.task);
+        if !task.as_ref().is_some_and(|t| t.will_wake(waker)) {
+            *task = Some(waker.clone());
+        }
+    }
 }
 
 impl Wake for ConfirmWaker {
@@ -173,46 +149,120 @@ impl Wake for ConfirmWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.lock_tickets().push(self.ticket);
-        if let Some(collector) = self.woken.lock_collector().as_ref() {
-            collector.wake_by_ref();
+        if let Some(shared) = self.shared.upgrade() {
+            lock(&shared.woken).push(self.ticket);
+        }
+        self.wake_task();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Confirms {
+    /// Takes a ticket for a publish about to be sent.
+    pub(crate) fn ticket(&self) -> Ticket {
+        let mut core = lock(&self.shared.core);
+        let number = core.issued;
+        core.issued += 1;
+        Ticket {
+            number,
+            confirms: self.clone(),
+            used: false,
+        }
+    }
+
+    /// Polls what is new or woken and settles what can be, waking the
+    /// publishes settled for other tasks.
+    fn drive(&self, core: &mut Core) {
+        loop {
+            let mut due = std::mem::take(&mut core.due);
+            due.append(&mut lock(&self.shared.woken));
+            if due.is_empty() {
+                break;
+            }
+            for ticket in due {
+                core.poll_one(ticket);
+            }
+        }
+        core.settle();
+    }
+}
+
+impl Ticket {
+    /// Puts in the confirmation of the publish of message `id`; the returned
+    /// future gives its outcome.
+    pub(crate) fn sent(mut self, id: Option<String>, confirm: PublisherConfirm) -> Settling {
+        self.used = true;
+        let owner = Arc::new(ConfirmWaker {
+            ticket: self.number,
+            shared: Arc::downgrade(&self.confirms.shared),
+            task: Mutex::new(None),
+            wanted: AtomicBool::new(true),
+        });
+        let waiting = Waiting {
+            id,
+            confirm,
+            waker: Waker::from(Arc::clone(&owner)),
+            owner: Arc::clone(&owner),
+        };
+        {
+            let mut core = lock(&self.confirms.shared.core);
+            core.waiting.insert(self.number, waiting);
+            core.due.push(self.number);
+            core.handed_over(self.number);
+        }
+        Settling {
+            ticket: self.number,
+            confirms: self.confirms.clone(),
+            owner,
+            done: false,
         }
     }
 }
 
-struct Collector {
-    events: mpsc::UnboundedReceiver<Event>,
-    issued: Arc<AtomicU64>,
-    closed: bool,
-    /// Every ticket below this one was handed over or abandoned.
-    complete: u64,
-    /// Tickets at or above `complete` handed over or abandoned.
-    beyond: BTreeSet<u64>,
-    waiting: HashMap<u64, Waiting>,
-    /// Tickets to poll: new confirmations, then woken ones.
-    due: Vec<u64>,
-    woken: Arc<Woken>,
-    resolved: Vec<Resolved>,
-    /// Ids of returned messages whose publish is not settled yet.
-    returned: HashSet<String>,
-}
-
-impl Collector {
-    fn new(events: mpsc::UnboundedReceiver<Event>, issued: Arc<AtomicU64>) -> Self {
-        Collector {
-            events,
-            issued,
-            closed: false,
-            complete: 0,
-            beyond: BTreeSet::new(),
-            waiting: HashMap::new(),
-            due: Vec::new(),
-            woken: Arc::default(),
-            resolved: Vec::new(),
-            returned: HashSet::new(),
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.used {
+            let mut core = lock(&self.confirms.shared.core);
+            core.handed_over(self.number);
+            self.confirms.drive(&mut core);
         }
     }
+}
 
+impl Future for Settling {
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let this = self.get_mut();
+        this.owner.register(cx.waker());
+        let mut core = lock(&this.confirms.shared.core);
+        this.confirms.drive(&mut core);
+        match core.settled.remove(&this.ticket) {
+            Some(outcome) => {
+                this.done = true;
+                Poll::Ready(outcome)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Settling {
+    fn drop(&mut self) {
+        // A publish given up on leaves its confirmation in, since it may
+        // carry another publish's return; only its outcome is not wanted.
+        if !self.done {
+            let mut core = lock(&self.confirms.shared.core);
+            core.settled.remove(&self.ticket);
+            self.owner.wanted.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Core {
     fn handed_over(&mut self, ticket: u64) {
         self.beyond.insert(ticket);
         while self.beyond.remove(&self.complete) {
@@ -220,27 +270,13 @@ impl Collector {
         }
     }
 
-    /// Polls the confirmations that are new or were woken, until none is
-    /// left to poll.
+    /// Polls one confirmation, if it still waits.
     ///
     /// lapin wakes a confirmation after resolving it, and resolves the one
     /// that carries a returned message before the returned message's own.
     /// So once a confirmation is seen resolved, whatever carried its return
     /// was either polled already or has its ticket among the woken ones, and
-    /// is read before this returns.
-    fn sweep(&mut self) {
-        loop {
-            let mut due = std::mem::take(&mut self.due);
-            due.append(&mut self.woken.lock_tickets());
-            if due.is_empty() {
-                return;
-            }
-            for ticket in due {
-                self.poll_one(ticket);
-            }
-        }
-    }
-
+    /// is read before `drive` settles anything.
     fn poll_one(&mut self, ticket: u64) {
         let Some(waiting) = self.waiting.get_mut(&ticket) else {
             return;
@@ -249,7 +285,7 @@ impl Collector {
         let Poll::Ready(result) = Pin::new(&mut waiting.confirm).poll(&mut cx) else {
             return;
         };
-        let Some(Waiting { id, reply, .. }) = self.waiting.remove(&ticket) else {
+        let Some(Waiting { id, owner, .. }) = self.waiting.remove(&ticket) else {
             return;
         };
         let result = result.map_err(|error| error.to_string());
@@ -261,10 +297,11 @@ impl Collector {
             self.returned.insert(returned.as_str().to_owned());
         }
         self.resolved.push(Resolved {
+            ticket,
             id,
-            reply,
             result,
-            issued: self.issued.load(Ordering::SeqCst),
+            owner,
+            issued: self.issued,
         });
     }
 
@@ -278,7 +315,11 @@ impl Collector {
                 continue;
             }
             let Resolved {
-                id, reply, result, ..
+                ticket,
+                id,
+                result,
+                owner,
+                ..
             } = self.resolved.swap_remove(index);
             let returned = match &id {
                 Some(id) => self.returned.remove(id),
@@ -293,57 +334,11 @@ impl Collector {
                 Ok(_) if returned => Outcome::Returned,
                 Ok(_) => Outcome::Routed,
             };
-            let _ = reply.send(outcome);
-        }
-    }
-}
-
-impl Future for Collector {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        {
-            let mut collector = this.woken.lock_collector();
-            if !collector.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *collector = Some(cx.waker().clone());
+            // Kept only for a publish still waiting for it.
+            if owner.wanted.load(Ordering::Relaxed) {
+                self.settled.insert(ticket, outcome);
+                owner.wake_task();
             }
         }
-        // Take in what was handed over since the last turn.
-        while !this.closed {
-            match this.events.poll_recv(cx) {
-                Poll::Ready(Some(Event::Sent {
-                    ticket,
-                    id,
-                    confirm,
-                    reply,
-                })) => {
-                    let waker = Waker::from(Arc::new(ConfirmWaker {
-                        ticket,
-                        woken: Arc::clone(&this.woken),
-                    }));
-                    this.waiting.insert(
-                        ticket,
-                        Waiting {
-                            id,
-                            confirm,
-                            reply,
-                            waker,
-                        },
-                    );
-                    this.due.push(ticket);
-                    this.handed_over(ticket);
-                }
-                Poll::Ready(Some(Event::Abandoned { ticket })) => this.handed_over(ticket),
-                Poll::Ready(None) => this.closed = true,
-                Poll::Pending => break,
-            }
-        }
-        this.sweep();
-        this.settle();
-        if this.closed && this.waiting.is_empty() && this.resolved.is_empty() {
-            return Poll::Ready(());
-        }
-        Poll::Pending
     }
 }

@@ -143,7 +143,7 @@ impl Rabbit {
             generation,
             connection,
             publisher,
-            confirms: Confirms::start(),
+            confirms: Confirms::default(),
         })
     }
 
@@ -211,8 +211,8 @@ impl Rabbit {
         };
         let deadline = tokio::time::Instant::now() + self.timeout;
         let confirmed = tokio::time::timeout_at(deadline, async {
-            // The ticket is taken before the publish goes out, so the
-            // collector knows to wait for it; see `confirms`.
+            // The ticket is taken before the publish goes out, so that
+            // later publishes wait for it; see `confirms`.
             let ticket = session.confirms.ticket();
             let confirm = session
                 .publisher
@@ -227,7 +227,7 @@ impl Rabbit {
             Ok::<_, lapin::Error>(ticket.sent(envelope.message_id.clone(), confirm))
         })
         .await;
-        let outcome = match confirmed {
+        let settling = match confirmed {
             Err(_) => {
                 return Err(PublishError::Unavailable(
                     "the broker did not confirm in time".into(),
@@ -237,27 +237,24 @@ impl Rabbit {
                 self.report(&session, &error);
                 return Err(PublishError::Unavailable(error.to_string()));
             }
-            Ok(Ok(outcome)) => outcome,
+            Ok(Ok(settling)) => settling,
         };
         // The rest of the bound, for the broker's confirmation.
-        let settled = tokio::time::timeout_at(deadline, outcome).await;
-        match settled {
+        let outcome = tokio::time::timeout_at(deadline, settling).await;
+        match outcome {
             Err(_) => Err(PublishError::Unavailable(
                 "the broker did not confirm in time".into(),
             )),
-            Ok(Err(_)) => Err(PublishError::Unavailable(
-                "the connection closed before the broker confirmed".into(),
-            )),
-            Ok(Ok(Outcome::Failed(error))) => {
+            Ok(Outcome::Failed(error)) => {
                 self.broken.notify_one();
                 Err(PublishError::Unavailable(error))
             }
-            Ok(Ok(Outcome::Routed)) => Ok(()),
-            Ok(Ok(Outcome::Returned)) => Err(PublishError::Unroutable {
+            Ok(Outcome::Routed) => Ok(()),
+            Ok(Outcome::Returned) => Err(PublishError::Unroutable {
                 exchange: exchange.to_owned(),
                 routing_key: routing_key.to_owned(),
             }),
-            Ok(Ok(Outcome::Nacked)) => Err(PublishError::Refused),
+            Ok(Outcome::Nacked) => Err(PublishError::Refused),
         }
     }
 
