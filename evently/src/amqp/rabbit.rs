@@ -209,8 +209,8 @@ impl Rabbit {
             mandatory: true,
             immediate: false,
         };
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        let confirmed = tokio::time::timeout_at(deadline, async {
+        // One bound for sending and for the broker's confirmation.
+        let outcome = tokio::time::timeout(self.timeout, async {
             // The ticket is taken before the publish goes out, so that
             // later publishes wait for it; see `confirms`.
             let ticket = session.confirms.ticket();
@@ -224,37 +224,27 @@ impl Rabbit {
                     properties(envelope),
                 )
                 .await?;
-            Ok::<_, lapin::Error>(ticket.sent(envelope.message_id.clone(), confirm))
+            Ok::<_, lapin::Error>(ticket.sent(envelope.message_id.clone(), confirm).await)
         })
         .await;
-        let settling = match confirmed {
-            Err(_) => {
-                return Err(PublishError::Unavailable(
-                    "the broker did not confirm in time".into(),
-                ));
-            }
-            Ok(Err(error)) => {
-                self.report(&session, &error);
-                return Err(PublishError::Unavailable(error.to_string()));
-            }
-            Ok(Ok(settling)) => settling,
-        };
-        // The rest of the bound, for the broker's confirmation.
-        let outcome = tokio::time::timeout_at(deadline, settling).await;
         match outcome {
             Err(_) => Err(PublishError::Unavailable(
                 "the broker did not confirm in time".into(),
             )),
-            Ok(Outcome::Failed(error)) => {
+            Ok(Err(error)) => {
+                self.report(&session, &error);
+                Err(PublishError::Unavailable(error.to_string()))
+            }
+            Ok(Ok(Outcome::Failed(error))) => {
                 self.broken.notify_one();
                 Err(PublishError::Unavailable(error))
             }
-            Ok(Outcome::Routed) => Ok(()),
-            Ok(Outcome::Returned) => Err(PublishError::Unroutable {
+            Ok(Ok(Outcome::Routed)) => Ok(()),
+            Ok(Ok(Outcome::Returned)) => Err(PublishError::Unroutable {
                 exchange: exchange.to_owned(),
                 routing_key: routing_key.to_owned(),
             }),
-            Ok(Outcome::Nacked) => Err(PublishError::Refused),
+            Ok(Ok(Outcome::Nacked)) => Err(PublishError::Refused),
         }
     }
 
