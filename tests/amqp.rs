@@ -32,6 +32,7 @@ evently! {
     amqp consume "t.slow" + produce "t.slow.out" => slow;
     amqp consume "t.wide" prefetch 5 + produce "t.wide.out" => wide;
     amqp consume "t.headers" + produce "t.headers.out" => with_headers;
+    amqp subscribe "t.broadcast" fanout + produce "t.broadcast.out" => broadcast;
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -125,6 +126,20 @@ async fn slow(job: Job, out: Producer) -> Result<(), ProduceError> {
     tokio::time::sleep(Duration::from_millis(400)).await;
     out.send(&job).await?;
     count_attempt(&job.id);
+    Ok(())
+}
+
+/// Fails the first attempt of a job whose id ends in `flaky`, and every
+/// attempt of one that contains `poison`.
+async fn broadcast(job: Job, out: Producer) -> Result<(), String> {
+    let attempt = count_attempt(&job.id);
+    out.send(&job).await.map_err(|e| e.to_string())?;
+    if job.id.contains("poison") {
+        return Err("this broadcast always fails".to_owned());
+    }
+    if attempt == 1 && job.id.ends_with("flaky") {
+        return Err("flaky broadcast".to_owned());
+    }
     Ok(())
 }
 
@@ -430,6 +445,71 @@ async fn unroutable_publishes_are_told_apart_in_a_crowd(broker: Broker) {
     running.shutdown().await;
 }
 
+/// Publishes `job` to the fanout exchange `t.broadcast`.
+async fn broadcast_job(client: &BrokerClient, id: &str) {
+    let payload = serde_json::to_vec(&Job { id: id.to_owned() }).unwrap();
+    client
+        .publish_bytes("t.broadcast", "", payload.into())
+        .await
+        .unwrap();
+}
+
+/// A subscription is retried and dead-lettered like a queue: a failure is
+/// tried again on the instance's own queue, and the last one ends in the
+/// exchange's dead-letter queue.
+async fn subscriptions_retry_and_dead_letter(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("broadcast");
+    let (plain, flaky, poison) = (
+        format!("{tag}-plain"),
+        format!("{tag}-flaky"),
+        format!("{tag}-poison"),
+    );
+    for id in [&plain, &flaky, &poison] {
+        broadcast_job(&client, id).await;
+    }
+
+    let out = collect(&client, "t.broadcast.out", &tag, 2).await;
+    let mut ids: Vec<_> = out
+        .iter()
+        .map(|m| m.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![flaky.clone(), plain.clone()]);
+    let dead = collect(&client, "t.broadcast.dead-letter", &tag, 1).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].json()["id"], poison.as_str());
+    assert_eq!(dead[0].header("x-evently-attempt"), Some("3"));
+    assert!(
+        dead[0]
+            .header("x-evently-reason")
+            .unwrap()
+            .contains("always fails")
+    );
+    assert_eq!(attempts_of(&plain), 1);
+    assert_eq!(attempts_of(&flaky), 2);
+    assert_eq!(attempts_of(&poison), 3);
+    assert_quiet(&client, "t.broadcast.out", &tag).await;
+    running.shutdown().await;
+}
+
+/// Every running instance has its own subscription queue: one message
+/// published to the exchange is handled once by each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_reaches_every_instance() {
+    let _one_at_a_time = RABBIT.lock().await;
+    let (one, client, _) = start(config(Broker::Rabbit)).await;
+    let (two, _, _) = start(config(Broker::Rabbit)).await;
+    let tag = run_id("everyone");
+    broadcast_job(&client, &format!("{tag}-hello")).await;
+
+    let out = collect(&client, "t.broadcast.out", &tag, 2).await;
+    assert_eq!(out.len(), 2, "each instance handles the message once");
+    assert_quiet(&client, "t.broadcast.out", &tag).await;
+    one.shutdown().await;
+    two.shutdown().await;
+}
+
 async fn poison_messages_are_dead_lettered(broker: Broker) {
     let (running, client, _) = start(config(broker)).await;
     let tag = run_id("poison");
@@ -653,6 +733,7 @@ on_both_brokers!(
     http_requests_publish_before_answering,
     unroutable_messages_are_errors,
     unroutable_publishes_are_told_apart_in_a_crowd,
+    subscriptions_retry_and_dead_letter,
     poison_messages_are_dead_lettered,
     undecodable_messages_are_dead_lettered_at_once,
     failures_publish_nothing,

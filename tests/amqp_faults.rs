@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 evently! {
     amqp consume "f.in" + produce "f.out" => relay;
+    amqp subscribe "f.news" fanout + produce "f.news.out" => relay;
 }
 
 #[derive(Serialize, Deserialize)]
@@ -156,6 +157,67 @@ async fn nothing_is_lost_when_the_broker_fails() {
          {retried} publishes retried during the faults"
     );
     assert_eq!(lost, 0, "messages were lost");
+    running.shutdown().await;
+}
+
+/// A subscription's queue goes with the connection; once the connection is
+/// back, a new queue is bound and messages published to the exchange reach
+/// the handler again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_is_renewed_after_the_connection_drops() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (running, client) = start().await;
+    let tag = format!(
+        "news-{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+
+    // Publishes until the exchange routes it: meanwhile the subscription
+    // may have no queue bound, and the publish is refused as unroutable.
+    let broadcast = async |id: String| {
+        let payload = serde_json::to_vec(&Job { id }).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match client
+                .publish_bytes("f.news", "", payload.clone().into())
+                .await
+            {
+                Ok(_) => return,
+                Err(error) => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the subscription did not come back: {error}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let arrived = async |id: &str| {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
+            for message in client.take("f.news.out", 100, Duration::from_secs(1)).await {
+                if message.json()["id"] == id {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+
+    broadcast(format!("{tag}-before")).await;
+    assert!(arrived(&format!("{tag}-before")).await);
+
+    assert!(rabbitmqctl(&[
+        "close_all_connections",
+        "evently fault test"
+    ]));
+    broadcast(format!("{tag}-after")).await;
+    assert!(
+        arrived(&format!("{tag}-after")).await,
+        "a message published after the reconnect was not handled"
+    );
     running.shutdown().await;
 }
 

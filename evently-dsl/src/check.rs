@@ -11,7 +11,7 @@ use crate::ctxt::Ctxt;
 use crate::parse::{AmqpSource, Block, Entry, HttpEntry, PathTemplate, ResourceKind};
 
 pub(crate) fn block(block: &Block, cx: &mut Ctxt) {
-    protocols_served(block, cx);
+    resources_served(block, cx);
     route_conflicts(block, cx);
     queue_conflicts(block, cx);
     operation_conflicts(block, cx);
@@ -19,34 +19,12 @@ pub(crate) fn block(block: &Block, cx: &mut Ctxt) {
     state_types(block, cx);
 }
 
-/// The grammar covers every protocol of the design, but this version of
-/// evently serves `http`, `rest`, `ws`, `soap`, `grpc` and `amqp consume`
-/// entries, with `produce` resources, and `consume` and `subscribe` resources
-/// on `ws` entries. A binding that names anything else must not compile into a
-/// service that silently ignores it. Each unserved word is reported once, at
-/// its first use: the sentence is about the protocol, and repeating it on
-/// every line would bury the block's other errors.
-fn protocols_served(block: &Block, cx: &mut Ctxt) {
-    let mut reported: Vec<&str> = Vec::new();
+/// Every entry of the grammar is served; `consume` and `subscribe`
+/// resources are served on `ws` entries, where each session gets its own
+/// consumer. Anywhere else they would have no meaning, and a binding that
+/// names one must not compile into a service that silently ignores it.
+fn resources_served(block: &Block, cx: &mut Ctxt) {
     for binding in &block.bindings {
-        let protocol = match &binding.entry {
-            Entry::Http(_) | Entry::Ws { .. } | Entry::Grpc { .. } | Entry::Soap { .. } => None,
-            Entry::Amqp {
-                source: AmqpSource::Consume { .. },
-                ..
-            } => None,
-            Entry::Amqp { .. } => Some("amqp subscribe"),
-        };
-        if let Some(protocol) = protocol.filter(|p| !reported.contains(p)) {
-            reported.push(protocol);
-            cx.error(
-                binding.entry.span(),
-                format!(
-                    "`{protocol}` entries are not served by this version of evently; \
-                     it serves `http`, `rest`, `ws`, `soap`, `grpc` and `amqp consume` entries"
-                ),
-            );
-        }
         // A session consumes; a consumer or a request does not.
         let is_ws = matches!(binding.entry, Entry::Ws { .. });
         for resource in &binding.resources {

@@ -69,7 +69,15 @@ pub(crate) fn app(block: &Block) -> TokenStream {
                     ::evently::__private::soap_binding(#path, #operation, #resources, #handler)
                 }
             }
-            _ => unreachable!("check rejects entries that are not served"),
+            Entry::Amqp {
+                source: AmqpSource::Subscribe { exchange },
+                ..
+            } => {
+                let exchange = exchange_binding(exchange);
+                quote! {
+                    ::evently::__private::subscribe_binding(#exchange, #resources, #handler)
+                }
+            }
         }
     });
 

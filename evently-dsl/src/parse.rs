@@ -34,8 +34,8 @@ pub(crate) struct Binding {
     pub(crate) handler: syn::Path,
 }
 
-// The fields of entries and resources that are not served yet are parsed so
-// the grammar is whole; their expansions will read them.
+// Every span of the block is kept, for diagnostics, though not every one is
+// pointed at yet.
 #[allow(dead_code)]
 /// What starts a handler.
 pub(crate) enum Entry {
@@ -72,11 +72,10 @@ pub(crate) enum Flavor {
 /// One of `GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `HEAD`, `OPTIONS`.
 pub(crate) struct Method {
     pub(crate) name: String,
-    pub(crate) span: Span,
 }
 
-// The fields of entries and resources that are not served yet are parsed so
-// the grammar is whole; their expansions will read them.
+// Every span of the block is kept, for diagnostics, though not every one is
+// pointed at yet.
 #[allow(dead_code)]
 /// Where AMQP messages come from.
 pub(crate) enum AmqpSource {
@@ -91,8 +90,8 @@ pub(crate) enum AmqpSource {
     Subscribe { exchange: ExchangeRef },
 }
 
-// The fields of entries and resources that are not served yet are parsed so
-// the grammar is whole; their expansions will read them.
+// Every span of the block is kept, for diagnostics, though not every one is
+// pointed at yet.
 #[allow(dead_code)]
 /// `exchange "name" (fanout | topic | direct)? (key "routing.key")?`, or the
 /// exchange of `subscribe`. Exchanges are `topic` unless the binding says
@@ -110,8 +109,8 @@ pub(crate) struct Resource {
     pub(crate) kind: ResourceKind,
 }
 
-// The fields of entries and resources that are not served yet are parsed so
-// the grammar is whole; their expansions will read them.
+// Every span of the block is kept, for diagnostics, though not every one is
+// pointed at yet.
 #[allow(dead_code)]
 pub(crate) enum ResourceKind {
     Produce {
@@ -122,8 +121,8 @@ pub(crate) enum ResourceKind {
     Source(AmqpSource),
 }
 
-// The fields of entries and resources that are not served yet are parsed so
-// the grammar is whole; their expansions will read them.
+// Every span of the block is kept, for diagnostics, though not every one is
+// pointed at yet.
 #[allow(dead_code)]
 /// `"queue"` or `exchange "name" (key "routing.key")?`.
 pub(crate) enum ProduceTarget {
@@ -357,10 +356,7 @@ impl Parse for Method {
         let ident = input.call(Ident::parse_any)?;
         let name = ident.to_string();
         if METHODS.contains(&name.as_str()) {
-            return Ok(Method {
-                name,
-                span: ident.span(),
-            });
+            return Ok(Method { name });
         }
         let upper = name.to_ascii_uppercase();
         let message = if METHODS.contains(&upper.as_str()) {
@@ -639,19 +635,6 @@ impl Parse for Resource {
             return Err(lookahead.error());
         };
         Ok(Resource { span, kind })
-    }
-}
-
-impl Entry {
-    /// The span to blame for the entry as a whole.
-    pub(crate) fn span(&self) -> Span {
-        match self {
-            Entry::Http(http) => http.method.span,
-            Entry::Ws { keyword, .. }
-            | Entry::Soap { keyword, .. }
-            | Entry::Grpc { keyword, .. }
-            | Entry::Amqp { keyword, .. } => *keyword,
-        }
     }
 }
 

@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::amqp::consumer::QueueConsumer;
+use crate::amqp::Readiness;
+use crate::amqp::consumer::{QueueConsumer, Source};
 use crate::amqp::{BoxedAmqpHandler, Broker, Declarations, ExchangeKind};
 use crate::http::{HttpLayer, HttpService, Router, UnboundHandler};
 use crate::topology::{Binding, Entry, Resource, Topology};
@@ -69,6 +70,7 @@ pub struct Runtime<S> {
     service: HttpService,
     topology: Topology,
     broker: Option<Broker>,
+    readiness: Readiness,
     consumers: Vec<QueueConsumer>,
     trigger: watch::Sender<bool>,
     hub: Arc<Hub>,
@@ -93,6 +95,12 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         // WebSocket sessions.
         let (trigger, triggered) = watch::channel(false);
         let hub = Hub::new(&config, triggered);
+        let subscriptions = topology
+            .bindings()
+            .iter()
+            .filter(|b| matches!(b.entry(), Entry::Subscribe(_)))
+            .count();
+        let readiness = Readiness::new(broker.clone(), subscriptions);
         let state = Arc::new(state);
         let mut http = Vec::new();
         let mut consumers = Vec::new();
@@ -112,10 +120,23 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                 (HandlerKind::Amqp(unbound), Entry::Consume(consume)) => {
                     let broker = broker.clone().expect("a consumer implies a broker");
                     consumers.push(QueueConsumer {
-                        consume,
+                        source: Source::Queue(consume),
                         handler: unbound(Arc::clone(&state), resources),
                         broker,
+                        readiness: readiness.clone(),
                         prefetch: consume.prefetch().unwrap_or(config.prefetch),
+                        attempts: config.retry_attempts,
+                        retry_delay: config.retry_delay,
+                    });
+                }
+                (HandlerKind::Amqp(unbound), Entry::Subscribe(subscribe)) => {
+                    let broker = broker.clone().expect("a consumer implies a broker");
+                    consumers.push(QueueConsumer {
+                        source: Source::Subscription(subscribe),
+                        handler: unbound(Arc::clone(&state), resources),
+                        broker,
+                        readiness: readiness.clone(),
+                        prefetch: config.prefetch,
                         attempts: config.retry_attempts,
                         retry_delay: config.retry_delay,
                     });
@@ -136,12 +157,13 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         }
         http.extend(soap_endpoints(soap).map_err(Error::topology)?);
         let router =
-            Router::new(http, config.body_limit, broker.clone()).map_err(Error::topology)?;
+            Router::new(http, config.body_limit, readiness.clone()).map_err(Error::topology)?;
         Ok(Runtime {
             config: Arc::new(config),
             service: HttpService::new(router),
             topology,
             broker,
+            readiness,
             consumers,
             trigger,
             hub,
@@ -214,6 +236,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             trigger,
             tasks,
             broker: self.broker,
+            readiness: self.readiness,
             hub: self.hub,
             deadline,
         })
@@ -259,13 +282,22 @@ fn declarations(topology: &Topology) -> Declarations {
         _ => ExchangeKind::Topic,
     };
     for binding in topology.bindings() {
-        if let Entry::Consume(consume) = binding.entry() {
-            declarations.queue(consume.queue());
-            declarations.queue(&consume.dead_letter_queue());
-            if let Some(exchange) = consume.exchange() {
-                declarations.exchange(exchange.name(), kind(exchange.kind()));
-                declarations.bind(consume.queue(), exchange.name(), exchange.key());
+        match binding.entry() {
+            Entry::Consume(consume) => {
+                declarations.queue(consume.queue());
+                declarations.queue(&consume.dead_letter_queue());
+                if let Some(exchange) = consume.exchange() {
+                    declarations.exchange(exchange.name(), kind(exchange.kind()));
+                    declarations.bind(consume.queue(), exchange.name(), exchange.key());
+                }
             }
+            // The subscription's own queue is declared by each connection.
+            Entry::Subscribe(subscribe) => {
+                let exchange = subscribe.exchange();
+                declarations.exchange(exchange.name(), kind(exchange.kind()));
+                declarations.queue(&subscribe.dead_letter_queue());
+            }
+            _ => {}
         }
         for resource in binding.resources() {
             match resource {
@@ -303,6 +335,7 @@ pub struct Running {
     trigger: watch::Sender<bool>,
     tasks: JoinSet<()>,
     broker: Option<Broker>,
+    readiness: Readiness,
     hub: Arc<Hub>,
     deadline: std::time::Duration,
 }
@@ -322,9 +355,9 @@ impl Running {
     }
 
     /// Whether the service can do all its work: with a broker, whether it
-    /// is connected.
+    /// is connected and every `amqp subscribe` queue is bound.
     pub fn is_ready(&self) -> bool {
-        self.broker.as_ref().is_none_or(Broker::is_ready)
+        self.readiness.not_ready().is_none()
     }
 
     /// A client of the service's broker, for tests and tools: publish into a

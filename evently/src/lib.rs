@@ -74,11 +74,10 @@
 //! Exchanges are `topic` exchanges unless the binding names the kind:
 //! `exchange "chat" fanout` or `exchange "jobs" direct`.
 //!
-//! This version serves `http`, `rest`, `ws`, `soap`, `grpc` and `amqp
-//! consume` entries, `produce` resources on all of them, and `consume` and
-//! `subscribe` resources on `ws` entries. The `amqp subscribe` entry is part
-//! of the grammar, and a block that uses it fails to compile with an error
-//! saying so, rather than building a service that silently ignores it.
+//! `produce` resources go with every entry; `consume` and `subscribe`
+//! resources only with `ws` entries, where each session gets its own
+//! consumer. Anywhere else they fail to compile with an error saying so,
+//! rather than building a service that silently ignores them.
 //!
 //! # What the compiler checks
 //!
@@ -92,7 +91,7 @@
 //!   most one reading the body, a return type that is a response, `State<T>`
 //!   only for declared `T`. The error lands on the handler's name in the
 //!   block and says what a handler of that entry (`http` or `rest`, `ws`,
-//!   `soap`, `grpc`, `amqp consume`) looks like.
+//!   `soap`, `grpc`, `amqp consume` or `subscribe`) looks like.
 //!
 //! When the block has errors, a stub `App` is generated beside them, so code
 //! that uses `App` does not add errors of its own. To see what a block
@@ -150,6 +149,18 @@
 //! and redelivered flag) and `State<T>` values, then one
 //! [`Producer`](amqp::Producer) per `produce` resource, in binding order. It
 //! returns `()` or a `Result`; an `Err` or a panic fails the message.
+//!
+//! An `amqp subscribe "exchange"` handler looks the same. Where `consume`
+//! names a durable queue that every instance of the service shares, each
+//! running instance subscribes with a server-named, exclusive queue of its
+//! own, bound to the exchange with the binding's key; it disappears with the
+//! instance's connection. So one message published to the exchange is
+//! handled once by every instance, as a cache invalidation or a
+//! configuration change should be, and messages published while an instance
+//! is disconnected do not reach it. A new queue is bound on every
+//! connection, and readiness waits for it. Failed messages are retried on
+//! the instance's queue and dead-lettered to `<exchange>.dead-letter`,
+//! shared by all instances.
 //!
 //! - **Ack after success.** A message is acked only after its handler
 //!   succeeded and every message it produced `once_finished` was confirmed by
@@ -469,7 +480,8 @@ pub use error::{Error, Result};
 pub use evently_dsl::evently;
 pub use futures_util::Stream;
 pub use topology::{
-    Binding, Consume, Entry, ExchangeBinding, Produce, Protocol, Resource, Source, Topology,
+    Binding, Consume, Entry, ExchangeBinding, Produce, Protocol, Resource, Source, Subscribe,
+    Topology,
 };
 
 /// What a service module needs: `use evently::prelude::*;`.

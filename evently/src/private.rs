@@ -6,7 +6,7 @@ use crate::amqp::AmqpHandler;
 use crate::app::HandlerKind;
 use crate::http::HttpHandler;
 use crate::topology::{
-    Binding, Consume, Entry, ExchangeBinding, Produce, Resource, Source, Topology,
+    Binding, Consume, Entry, ExchangeBinding, Produce, Resource, Source, Subscribe, Topology,
 };
 
 pub use crate::app::{Handler, Routes, Runtime};
@@ -104,6 +104,18 @@ pub const fn consume_binding(
 ) -> Binding {
     Binding::new(
         Entry::Consume(Consume::new(queue, exchange, prefetch)),
+        resources,
+        handler,
+    )
+}
+
+pub const fn subscribe_binding(
+    exchange: ExchangeBinding,
+    resources: &'static [Resource],
+    handler: &'static str,
+) -> Binding {
+    Binding::new(
+        Entry::Subscribe(Subscribe::new(exchange)),
         resources,
         handler,
     )

@@ -78,6 +78,9 @@ pub enum Entry {
     },
     /// `amqp consume "queue"`.
     Consume(Consume),
+    /// `amqp subscribe "exchange"`: every running instance of the service
+    /// gets its own queue, bound to the exchange.
+    Subscribe(Subscribe),
     /// `grpc "package.Service/Method"`: a `POST` route at its path.
     Grpc {
         /// The method, such as `tour.Greeter/SayHello`.
@@ -100,6 +103,15 @@ pub struct Consume {
     queue: &'static str,
     exchange: Option<ExchangeBinding>,
     prefetch: Option<u16>,
+}
+
+/// An exchange a handler subscribes to. Each running instance consumes from
+/// a server-named, exclusive queue of its own, bound to the exchange, which
+/// disappears with the instance's connection: one message published to the
+/// exchange reaches every instance.
+#[derive(Debug)]
+pub struct Subscribe {
+    exchange: ExchangeBinding,
 }
 
 /// An exchange with a routing key.
@@ -222,7 +234,7 @@ impl Binding {
             Entry::Http { rest: false, .. } => Protocol::Http,
             Entry::Http { rest: true, .. } => Protocol::Rest,
             Entry::Ws { .. } => Protocol::Ws,
-            Entry::Consume(_) => Protocol::Amqp,
+            Entry::Consume(_) | Entry::Subscribe(_) => Protocol::Amqp,
             Entry::Grpc { .. } => Protocol::Grpc,
             Entry::Soap { .. } => Protocol::Soap,
         }
@@ -245,7 +257,7 @@ impl Binding {
             Entry::Http { method, .. } => Some(method),
             Entry::Ws { .. } => Some("GET"),
             Entry::Grpc { .. } | Entry::Soap { .. } => Some("POST"),
-            Entry::Consume(_) => None,
+            Entry::Consume(_) | Entry::Subscribe(_) => None,
         }
     }
 
@@ -256,13 +268,30 @@ impl Binding {
             | Entry::Ws { path }
             | Entry::Grpc { path, .. }
             | Entry::Soap { path, .. } => Some(path),
-            Entry::Consume(_) => None,
+            Entry::Consume(_) | Entry::Subscribe(_) => None,
         }
     }
 
     /// The handler's path as written in the block.
     pub fn handler(&self) -> &'static str {
         self.handler
+    }
+}
+
+impl Subscribe {
+    pub(crate) const fn new(exchange: ExchangeBinding) -> Self {
+        Subscribe { exchange }
+    }
+
+    /// The exchange subscribed to, with its kind and routing key.
+    pub fn exchange(&self) -> &ExchangeBinding {
+        &self.exchange
+    }
+
+    /// Where messages that cannot be handled end up: one durable queue
+    /// shared by every instance.
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead-letter", self.exchange.name)
     }
 }
 

@@ -1,6 +1,7 @@
 //! One face for both brokers: the in-process one and RabbitMQ.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
@@ -206,6 +207,48 @@ impl Broker {
     }
 }
 
+/// Whether a service can do its broker work: connected, and with every
+/// subscription's queue bound, so that nothing published to a subscribed
+/// exchange is dropped for want of a queue.
+#[derive(Clone)]
+pub(crate) struct Readiness {
+    broker: Option<Broker>,
+    unbound: Arc<AtomicUsize>,
+}
+
+impl Readiness {
+    /// Readiness of a service with `subscriptions` subscriptions, none bound
+    /// yet.
+    pub(crate) fn new(broker: Option<Broker>, subscriptions: usize) -> Self {
+        Readiness {
+            broker,
+            unbound: Arc::new(AtomicUsize::new(subscriptions)),
+        }
+    }
+
+    /// `None` when ready, else why not.
+    pub(crate) fn not_ready(&self) -> Option<&'static str> {
+        match &self.broker {
+            None => None,
+            Some(broker) if !broker.is_ready() => Some("not connected to the broker"),
+            Some(_) if self.unbound.load(Ordering::Acquire) > 0 => {
+                Some("subscribing to the broker's exchanges")
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// A subscription's queue is bound.
+    pub(crate) fn bound(&self) {
+        self.unbound.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// A subscription lost its queue, with its connection.
+    pub(crate) fn unbound(&self) {
+        self.unbound.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 /// A stream of deliveries from one queue.
 pub(crate) enum Consumer {
     Memory(MemoryConsumer),
@@ -272,6 +315,14 @@ impl Consumer {
 }
 
 impl Consumer {
+    /// The queue consumed, named by the broker for a subscription.
+    pub(crate) fn queue(&self) -> String {
+        match self {
+            Consumer::Memory(consumer) => consumer.queue().to_owned(),
+            Consumer::Rabbit(rabbit) => rabbit.consumer.queue().to_string(),
+        }
+    }
+
     /// Stops deliveries; those already received can still be settled.
     pub(crate) async fn cancel(&mut self) {
         match self {

@@ -16,11 +16,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::broker::{Broker, Consumer, Incoming};
+use super::broker::{Broker, Consumer, Incoming, Readiness};
 use super::envelope::{Envelope, HeaderValue};
 use super::handler::{BoxedAmqpHandler, MessageParts};
 use super::producer::{Invocation, message_id};
-use crate::topology::Consume;
+use crate::topology::{Consume, Subscribe};
 
 /// The header counting attempts, starting at 1.
 pub(crate) const ATTEMPT: &str = "x-evently-attempt";
@@ -29,11 +29,47 @@ pub(crate) const REASON: &str = "x-evently-reason";
 /// The queue a dead-lettered message was consumed from.
 pub(crate) const QUEUE: &str = "x-evently-queue";
 
-/// One `amqp consume` binding, ready to run.
+/// Where a consumer's messages come from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source {
+    /// A named, durable queue: `amqp consume`.
+    Queue(&'static Consume),
+    /// A queue of this instance's own, bound to an exchange: `amqp
+    /// subscribe`. A new one is declared on each connection.
+    Subscription(&'static Subscribe),
+}
+
+impl Source {
+    fn dead_letter_queue(self) -> String {
+        match self {
+            Source::Queue(consume) => consume.dead_letter_queue(),
+            Source::Subscription(subscribe) => subscribe.dead_letter_queue(),
+        }
+    }
+
+    /// What the logs call it.
+    fn describe(self) -> String {
+        match self {
+            Source::Queue(consume) => consume.queue().to_owned(),
+            Source::Subscription(subscribe) => {
+                let exchange = subscribe.exchange();
+                format!(
+                    "a subscription to {} {:?}",
+                    exchange.kind(),
+                    exchange.name()
+                )
+            }
+        }
+    }
+}
+
+/// One `amqp consume` or `amqp subscribe` binding, ready to run.
 pub(crate) struct QueueConsumer {
-    pub(crate) consume: &'static Consume,
+    pub(crate) source: Source,
     pub(crate) handler: BoxedAmqpHandler,
     pub(crate) broker: Broker,
+    /// Told when a subscription's queue is bound, and when it is lost.
+    pub(crate) readiness: Readiness,
     pub(crate) prefetch: u16,
     pub(crate) attempts: u32,
     pub(crate) retry_delay: Duration,
@@ -44,21 +80,42 @@ impl QueueConsumer {
     /// connection is lost; then waits for the handlers in flight, at most
     /// `deadline`.
     pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, deadline: Duration) {
-        let queue = self.consume.queue();
+        let source = self.source.describe();
         let mut in_flight = JoinSet::new();
         let mut consumer: Option<Consumer> = None;
         while !*stop.borrow() {
-            let mut current = match self.broker.consume(queue, self.prefetch).await {
-                Ok(current) => current,
+            let opened = match self.source {
+                Source::Queue(consume) => self
+                    .broker
+                    .consume(consume.queue(), self.prefetch)
+                    .await
+                    .map(|consumer| (consumer, Arc::from(consume.queue()))),
+                Source::Subscription(subscribe) => {
+                    let exchange = subscribe.exchange();
+                    self.broker
+                        .subscribe(exchange.name(), exchange.key(), self.prefetch)
+                        .await
+                        .map(|consumer| {
+                            let queue = Arc::from(consumer.queue());
+                            (consumer, queue)
+                        })
+                }
+            };
+            let (mut current, queue): (Consumer, Arc<str>) = match opened {
+                Ok(opened) => opened,
                 Err(error) => {
-                    tracing::warn!(queue, error = %error, "cannot consume, trying again");
+                    tracing::warn!(source, error = %error, "cannot consume, trying again");
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_millis(500)) => continue,
                         _ = stop.changed() => break,
                     }
                 }
             };
-            tracing::debug!(queue, "consuming");
+            tracing::debug!(source, queue = &*queue, "consuming");
+            let subscribed = matches!(self.source, Source::Subscription(_));
+            if subscribed {
+                self.readiness.bound();
+            }
 
             // One wait for the stop signal for the whole session, rather than
             // a new one per delivery.
@@ -76,10 +133,18 @@ impl QueueConsumer {
                             // runtime copies a task's contents as it spawns,
                             // finishes and joins it.
                             let this = Arc::clone(&self);
-                            in_flight.spawn(Box::pin(async move { this.handle(incoming).await }));
+                            let queue = Arc::clone(&queue);
+                            in_flight.spawn(Box::pin(async move {
+                                this.handle(incoming, &queue).await
+                            }));
                         }
                         // The connection went away: consume again once it is back.
-                        None => break false,
+                        None => {
+                            if subscribed {
+                                self.readiness.unbound();
+                            }
+                            break false;
+                        }
                     },
                     _ = &mut stopping => break true,
                 }
@@ -101,7 +166,7 @@ impl QueueConsumer {
         .await;
         if drained.is_err() {
             tracing::warn!(
-                queue,
+                source,
                 in_flight = in_flight.len(),
                 "shutdown deadline passed with handlers running; their messages will be redelivered"
             );
@@ -110,7 +175,8 @@ impl QueueConsumer {
         drop(consumer);
     }
 
-    async fn handle(&self, incoming: Incoming) {
+    /// Handles one message taken from `queue`.
+    async fn handle(&self, incoming: Incoming, queue: &str) {
         let Incoming {
             envelope,
             redelivered,
@@ -122,7 +188,7 @@ impl QueueConsumer {
         };
         let span = tracing::debug_span!(
             "message",
-            queue = self.consume.queue(),
+            queue,
             message_id = envelope.message_id.as_deref().unwrap_or(""),
             correlation_id = envelope.correlation_id.as_deref().unwrap_or(""),
             attempt,
@@ -146,7 +212,9 @@ impl QueueConsumer {
                     // Retrying cannot make a message decode: dead-letter it now.
                     let reason = format!("undecodable: {error}");
                     tracing::warn!(reason, "message dead-lettered");
-                    let settled = self.dead_letter(parts.envelope, &reason, attempt).await;
+                    let settled = self
+                        .dead_letter(parts.envelope, queue, &reason, attempt)
+                        .await;
                     return settle(acker, settled).await;
                 }
             };
@@ -167,7 +235,9 @@ impl QueueConsumer {
             if attempt < self.attempts {
                 tracing::warn!(reason, attempt, "handler failed, retrying");
                 tokio::time::sleep(self.retry_delay).await;
-                let settled = self.retry(parts.envelope, &reason, attempt + 1).await;
+                let settled = self
+                    .retry(parts.envelope, queue, &reason, attempt + 1)
+                    .await;
                 settle(acker, settled).await;
             } else {
                 tracing::error!(
@@ -175,7 +245,9 @@ impl QueueConsumer {
                     attempt,
                     "handler failed for the last time, message dead-lettered"
                 );
-                let settled = self.dead_letter(parts.envelope, &reason, attempt).await;
+                let settled = self
+                    .dead_letter(parts.envelope, queue, &reason, attempt)
+                    .await;
                 settle(acker, settled).await;
             }
         }
@@ -187,6 +259,7 @@ impl QueueConsumer {
     async fn retry(
         &self,
         mut envelope: Envelope,
+        queue: &str,
         reason: &str,
         attempt: u32,
     ) -> Result<(), String> {
@@ -196,7 +269,6 @@ impl QueueConsumer {
         envelope
             .headers
             .insert(REASON.into(), HeaderValue::Text(reason.to_owned()));
-        let queue = self.consume.queue();
         self.broker
             .publish("", queue, envelope)
             .await
@@ -206,6 +278,7 @@ impl QueueConsumer {
     async fn dead_letter(
         &self,
         mut envelope: Envelope,
+        queue: &str,
         reason: &str,
         attempt: u32,
     ) -> Result<(), String> {
@@ -218,11 +291,10 @@ impl QueueConsumer {
         envelope
             .headers
             .insert(REASON.into(), HeaderValue::Text(reason.to_owned()));
-        envelope.headers.insert(
-            QUEUE.into(),
-            HeaderValue::Text(self.consume.queue().to_owned()),
-        );
-        let queue = self.consume.dead_letter_queue();
+        envelope
+            .headers
+            .insert(QUEUE.into(), HeaderValue::Text(queue.to_owned()));
+        let queue = self.source.dead_letter_queue();
         self.broker
             .publish("", &queue, envelope)
             .await

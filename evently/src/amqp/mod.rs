@@ -24,7 +24,7 @@ pub use handler::{AmqpHandler, DecodeError, FromMessage, HandlerResult, Message,
 pub use producer::{ProduceError, Producer};
 pub use subscription::{Delivery, Subscription};
 
-pub(crate) use broker::{Broker, Declarations};
+pub(crate) use broker::{Broker, Declarations, Readiness};
 pub(crate) use envelope::ExchangeKind;
 pub(crate) use handler::BoxedAmqpHandler;
 pub(crate) use producer::Invocation;

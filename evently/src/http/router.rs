@@ -13,13 +13,13 @@ use http_body::Body as _;
 
 use super::handler::{BoxedHandler, ResponseFuture};
 use super::{Body, IntoResponse, Problem, RequestBody, RequestParts, Response};
-use crate::amqp::Broker;
+use crate::amqp::Readiness;
 use crate::topology::{Binding, Protocol};
 
 pub(crate) struct Router {
     paths: matchit::Router<Endpoint>,
     body_limit: usize,
-    broker: Option<Broker>,
+    readiness: Readiness,
 }
 
 /// Where evently answers probes, outside the user's routes.
@@ -46,7 +46,7 @@ impl Router {
     pub(crate) fn new(
         routes: Vec<(&'static Binding, BoxedHandler)>,
         body_limit: usize,
-        broker: Option<Broker>,
+        readiness: Readiness,
     ) -> Result<Self, Vec<String>> {
         let mut by_path: HashMap<&'static str, Vec<Route>> = HashMap::new();
         let mut order = Vec::new();
@@ -103,7 +103,7 @@ impl Router {
             Ok(Router {
                 paths,
                 body_limit,
-                broker,
+                readiness,
             })
         } else {
             Err(problems)
@@ -186,22 +186,16 @@ impl Router {
 
 impl Router {
     /// Liveness answers 200 while the process serves; readiness answers 503
-    /// while the broker is not connected.
+    /// while the broker is not connected or a subscription is not bound.
     fn probe(&self, path: &str) -> Option<Response> {
         match path {
             HEALTH => Some("ok\n".into_response()),
-            READY => {
-                let ready = self.broker.as_ref().is_none_or(Broker::is_ready);
-                Some(if ready {
-                    "ready\n".into_response()
-                } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "not connected to the broker\n",
-                    )
-                        .into_response()
-                })
-            }
+            READY => Some(match self.readiness.not_ready() {
+                None => "ready\n".into_response(),
+                Some(reason) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response()
+                }
+            }),
             _ => None,
         }
     }

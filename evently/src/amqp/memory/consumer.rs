@@ -12,18 +12,25 @@ use super::{MemoryDelivery, MemoryError};
 pub(crate) struct MemoryConsumer {
     shared: Arc<Shared>,
     id: u64,
+    queue: String,
     notify: Arc<Notify>,
     ended: bool,
 }
 
 impl MemoryConsumer {
-    pub(super) fn new(shared: Arc<Shared>, id: u64, notify: Arc<Notify>) -> Self {
+    pub(super) fn new(shared: Arc<Shared>, id: u64, queue: String, notify: Arc<Notify>) -> Self {
         MemoryConsumer {
             shared,
             id,
+            queue,
             notify,
             ended: false,
         }
+    }
+
+    /// The queue consumed.
+    pub(crate) fn queue(&self) -> &str {
+        &self.queue
     }
 
     /// The next delivery, once one is ready and this consumer holds fewer

@@ -251,7 +251,12 @@ impl MemoryBroker {
         };
         let consumer = Consumer::new(id, queue, prefetch, Arc::clone(&notify));
         state.consumers.insert(id, consumer);
-        Ok(MemoryConsumer::new(Arc::clone(&self.shared), id, notify))
+        Ok(MemoryConsumer::new(
+            Arc::clone(&self.shared),
+            id,
+            queue.to_owned(),
+            notify,
+        ))
     }
 
     /// How many messages of a queue wait for a consumer; `None` if there is
