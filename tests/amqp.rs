@@ -541,6 +541,37 @@ async fn poison_messages_are_dead_lettered(broker: Broker) {
     }
     // What the failing handler produced once finished never went out.
     assert_quiet(&client, "t.poison.out", &tag).await;
+
+    // The metrics saw each attempt. RabbitMQ's queues outlive a run, so
+    // there they may also count messages an earlier run left behind.
+    let page = reqwest::get(format!("http://{}/_evently/metrics", running.local_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let messages = |outcome: &str| {
+        let series =
+            format!(r#"evently_amqp_messages_total{{source="t.poison",outcome="{outcome}"}} "#);
+        page.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .unwrap_or_else(|| panic!("no {series} in\n{page}"))
+            .parse::<u64>()
+            .unwrap()
+    };
+    let (consumed, acked, retried, dead, requeued) = (
+        messages("consumed"),
+        messages("acked"),
+        messages("retried"),
+        messages("dead_lettered"),
+        messages("requeued"),
+    );
+    assert_eq!(consumed, acked + retried + dead + requeued, "{page}");
+    match broker {
+        Broker::Memory => assert_eq!((consumed, retried, dead), (6, 4, 2), "{page}"),
+        Broker::Rabbit => assert!(retried >= 4 && dead >= 2, "{page}"),
+    }
+    assert!(page.contains("evently_amqp_connected 1"), "{page}");
     running.shutdown().await;
 }
 

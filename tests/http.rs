@@ -671,3 +671,84 @@ fn a_busy_address_is_a_bind_error() {
         running.shutdown().await;
     });
 }
+
+/// The value of the metrics line that starts with `series`, or 0 when the
+/// page has none (Prometheus leaves out counters that never moved).
+fn metric(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.parse().unwrap())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let (running, base) = start().await;
+    let client = client();
+    for _ in 0..3 {
+        let response = client.get(format!("{base}/hello")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let response = client
+        .get(format!("{base}/api/items/7"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = client
+        .get(format!("{base}/api/missing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let response = client.get(format!("{base}/panic")).send().await.unwrap();
+    assert_eq!(response.status(), 500);
+    let response = client.get(format!("{base}/nowhere")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let response = client.delete(format!("{base}/hello")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+
+    let response = client
+        .get(format!("{base}/_evently/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let page = response.text().await.unwrap();
+    let requests =
+        |labels: &str| metric(&page, &format!("evently_http_requests_total{{{labels}}}"));
+    assert_eq!(requests(r#"method="GET",route="/hello",status="2xx""#), 3.0);
+    assert_eq!(
+        requests(r#"method="GET",route="/api/items/{id}",status="2xx""#),
+        1.0
+    );
+    assert_eq!(
+        requests(r#"method="GET",route="/api/missing",status="4xx""#),
+        1.0
+    );
+    assert_eq!(requests(r#"method="GET",route="/panic",status="5xx""#), 1.0);
+    // No handler ran for these two.
+    assert_eq!(requests(r#"method="",route="",status="4xx""#), 2.0);
+
+    let hello = r#"method="GET",route="/hello""#;
+    let count = metric(
+        &page,
+        &format!("evently_http_request_duration_seconds_count{{{hello}}}"),
+    );
+    assert_eq!(count, 3.0);
+    let slowest = metric(
+        &page,
+        &format!("evently_http_request_duration_seconds_bucket{{{hello},le=\"+Inf\"}}"),
+    );
+    assert_eq!(slowest, 3.0);
+    assert!(page.contains("# TYPE evently_http_request_duration_seconds histogram"));
+    // A service without a broker shows no broker series.
+    assert!(!page.contains("evently_amqp_connected"));
+    assert_eq!(metric(&page, "evently_ws_sessions_open"), 0.0);
+    running.shutdown().await;
+}

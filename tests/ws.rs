@@ -187,3 +187,43 @@ async fn shutdown_closes_sockets_with_1001() {
     drop(client);
     shutdown.await.unwrap();
 }
+
+/// The value of a metrics series without labels.
+async fn metric(addr: std::net::SocketAddr, series: &str) -> u64 {
+    let page = reqwest::get(format!("http://{addr}/_evently/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{page}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn metrics_count_open_sessions() {
+    let (running, base) = start().await;
+    let addr = running.local_addr();
+    let (mut client, _) = tokio_tungstenite::connect_async(format!("{base}/rooms/lobby"))
+        .await
+        .unwrap();
+    // The session runs once its first message is out.
+    assert!(client.next().await.unwrap().unwrap().is_text());
+    assert_eq!(metric(addr, "evently_ws_sessions_open").await, 1);
+    assert_eq!(metric(addr, "evently_ws_sessions_total").await, 1);
+
+    client.close(None).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while metric(addr, "evently_ws_sessions_open").await != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(metric(addr, "evently_ws_sessions_total").await, 1);
+    running.shutdown().await;
+}

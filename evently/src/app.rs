@@ -13,6 +13,7 @@ use crate::amqp::Readiness;
 use crate::amqp::consumer::{QueueConsumer, Source};
 use crate::amqp::{BoxedAmqpHandler, Broker, Declarations, ExchangeKind};
 use crate::http::{HttpLayer, HttpService, Router, UnboundHandler};
+use crate::metrics::Metrics;
 use crate::topology::{Binding, Entry, Resource, Topology};
 use crate::ws::Hub;
 use crate::{Config, Error, Result};
@@ -101,6 +102,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             .filter(|b| matches!(b.entry(), Entry::Subscribe(_)))
             .count();
         let readiness = Readiness::new(broker.clone(), subscriptions);
+        let metrics = Metrics::new(Arc::clone(&hub), broker.clone());
         let state = Arc::new(state);
         let mut http = Vec::new();
         let mut consumers = Vec::new();
@@ -124,6 +126,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                         handler: unbound(Arc::clone(&state), resources),
                         broker,
                         readiness: readiness.clone(),
+                        stats: metrics.consumer(consume.queue().to_owned()),
                         prefetch: consume.prefetch().unwrap_or(config.prefetch),
                         attempts: config.retry_attempts,
                         retry_delay: config.retry_delay,
@@ -136,6 +139,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                         handler: unbound(Arc::clone(&state), resources),
                         broker,
                         readiness: readiness.clone(),
+                        stats: metrics.consumer(Source::Subscription(subscribe).describe()),
                         prefetch: config.prefetch,
                         attempts: config.retry_attempts,
                         retry_delay: config.retry_delay,
@@ -156,8 +160,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             }
         }
         http.extend(soap_endpoints(soap).map_err(Error::topology)?);
-        let router =
-            Router::new(http, config.body_limit, readiness.clone()).map_err(Error::topology)?;
+        let router = Router::new(http, config.body_limit, readiness.clone(), metrics)
+            .map_err(Error::topology)?;
         Ok(Runtime {
             config: Arc::new(config),
             service: HttpService::new(router),

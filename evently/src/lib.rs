@@ -467,6 +467,7 @@ mod config;
 mod error;
 pub mod grpc;
 pub mod http;
+mod metrics;
 pub mod soap;
 mod state;
 mod telemetry;

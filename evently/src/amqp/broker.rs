@@ -112,6 +112,15 @@ impl Broker {
         }
     }
 
+    /// Connections made to the broker so far; the memory broker counts as
+    /// one.
+    pub(crate) fn connections(&self) -> u64 {
+        match self {
+            Broker::Memory(_) => 1,
+            Broker::Rabbit(rabbit) => rabbit.connections(),
+        }
+    }
+
     pub(crate) fn is_ready(&self) -> bool {
         match self {
             Broker::Memory(_) => true,

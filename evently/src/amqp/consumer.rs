@@ -9,6 +9,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -20,6 +21,7 @@ use super::broker::{Broker, Consumer, Incoming, Readiness};
 use super::envelope::{Envelope, HeaderValue};
 use super::handler::{BoxedAmqpHandler, MessageParts};
 use super::producer::{Invocation, message_id};
+use crate::metrics::ConsumerStats;
 use crate::topology::{Consume, Subscribe};
 
 /// The header counting attempts, starting at 1.
@@ -47,8 +49,8 @@ impl Source {
         }
     }
 
-    /// What the logs call it.
-    fn describe(self) -> String {
+    /// What the logs and metrics call it.
+    pub(crate) fn describe(self) -> String {
         match self {
             Source::Queue(consume) => consume.queue().to_owned(),
             Source::Subscription(subscribe) => {
@@ -70,6 +72,7 @@ pub(crate) struct QueueConsumer {
     pub(crate) broker: Broker,
     /// Told when a subscription's queue is bound, and when it is lost.
     pub(crate) readiness: Readiness,
+    pub(crate) stats: Arc<ConsumerStats>,
     pub(crate) prefetch: u16,
     pub(crate) attempts: u32,
     pub(crate) retry_delay: Duration,
@@ -182,6 +185,7 @@ impl QueueConsumer {
             redelivered,
             acker,
         } = incoming;
+        ConsumerStats::count(&self.stats.consumed);
         let attempt = match envelope.headers.get(ATTEMPT) {
             Some(HeaderValue::Int(n)) => u32::try_from(*n).unwrap_or(1).max(1),
             _ => 1,
@@ -215,7 +219,7 @@ impl QueueConsumer {
                     let settled = self
                         .dead_letter(parts.envelope, queue, &reason, attempt)
                         .await;
-                    return settle(acker, settled).await;
+                    return settle(acker, settled, &self.stats, &self.stats.dead_lettered).await;
                 }
             };
 
@@ -228,7 +232,7 @@ impl QueueConsumer {
                 Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
             };
             let Some(reason) = failure else {
-                return settle(acker, Ok(())).await;
+                return settle(acker, Ok(()), &self.stats, &self.stats.acked).await;
             };
             invocation.discard();
 
@@ -238,7 +242,7 @@ impl QueueConsumer {
                 let settled = self
                     .retry(parts.envelope, queue, &reason, attempt + 1)
                     .await;
-                settle(acker, settled).await;
+                settle(acker, settled, &self.stats, &self.stats.retried).await;
             } else {
                 tracing::error!(
                     reason,
@@ -248,7 +252,7 @@ impl QueueConsumer {
                 let settled = self
                     .dead_letter(parts.envelope, queue, &reason, attempt)
                     .await;
-                settle(acker, settled).await;
+                settle(acker, settled, &self.stats, &self.stats.dead_lettered).await;
             }
         }
         .instrument(span)
@@ -304,10 +308,24 @@ impl QueueConsumer {
 
 /// Acks once the message's fate is recorded; otherwise hands it back to the
 /// broker, so it is delivered again rather than lost.
-async fn settle(acker: super::broker::Acker, recorded: Result<(), String>) {
+/// `outcome` counts a message whose fate was recorded; `stats.requeued`
+/// one handed back.
+async fn settle(
+    acker: super::broker::Acker,
+    recorded: Result<(), String>,
+    stats: &ConsumerStats,
+    outcome: &AtomicU64,
+) {
     let settled = match recorded {
-        Ok(()) => acker.ack().await,
+        Ok(()) => {
+            let acked = acker.ack().await;
+            if acked.is_ok() {
+                ConsumerStats::count(outcome);
+            }
+            acked
+        }
         Err(error) => {
+            ConsumerStats::count(&stats.requeued);
             tracing::error!(
                 error,
                 "could not record the message's fate, returning it to the queue"

@@ -44,6 +44,7 @@ pub(crate) struct Rabbit {
     broken: Notify,
     closing: watch::Sender<bool>,
     consumer_tags: AtomicU64,
+    connections: AtomicU64,
 }
 
 impl Rabbit {
@@ -65,6 +66,7 @@ impl Rabbit {
             broken: Notify::new(),
             closing: watch::Sender::new(false),
             consumer_tags: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
         });
         tokio::spawn(Arc::clone(&rabbit).supervise());
         rabbit
@@ -72,6 +74,11 @@ impl Rabbit {
 
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Connections made so far.
+    pub(crate) fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_connected(&self) -> bool {
@@ -101,6 +108,7 @@ impl Rabbit {
             match connected {
                 Ok(Ok(session)) => {
                     tracing::info!(broker = %self.display, "connected to the broker");
+                    self.connections.fetch_add(1, Ordering::Relaxed);
                     failures = 0;
                     let session = Arc::new(session);
                     self.session.send_replace(Some(Arc::clone(&session)));

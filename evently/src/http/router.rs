@@ -5,7 +5,9 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Method, Request, StatusCode};
@@ -14,17 +16,23 @@ use http_body::Body as _;
 use super::handler::{BoxedHandler, ResponseFuture};
 use super::{Body, IntoResponse, Problem, RequestBody, RequestParts, Response};
 use crate::amqp::Readiness;
+use crate::metrics::{Metrics, RouteStats};
 use crate::topology::{Binding, Protocol};
 
 pub(crate) struct Router {
     paths: matchit::Router<Endpoint>,
     body_limit: usize,
     readiness: Readiness,
+    metrics: Arc<Metrics>,
+    /// Requests that reached no handler: no route, a method not allowed,
+    /// `OPTIONS`, a path parameter that is not UTF-8.
+    unhandled: Arc<RouteStats>,
 }
 
 /// Where evently answers probes, outside the user's routes.
 const HEALTH: &str = "/_evently/health";
 const READY: &str = "/_evently/ready";
+const METRICS: &str = "/_evently/metrics";
 
 /// Every binding on one path template.
 struct Endpoint {
@@ -39,6 +47,7 @@ struct Route {
     handler: BoxedHandler,
     binding: &'static Binding,
     params: Vec<&'static str>,
+    stats: Arc<RouteStats>,
 }
 
 impl Router {
@@ -47,6 +56,7 @@ impl Router {
         routes: Vec<(&'static Binding, BoxedHandler)>,
         body_limit: usize,
         readiness: Readiness,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, Vec<String>> {
         let mut by_path: HashMap<&'static str, Vec<Route>> = HashMap::new();
         let mut order = Vec::new();
@@ -54,6 +64,7 @@ impl Router {
             let (Some(method), Some(path)) = (binding.method(), binding.path()) else {
                 unreachable!("only HTTP bindings are routed");
             };
+            let stats = metrics.route(method, path);
             let method =
                 Method::from_bytes(method.as_bytes()).expect("the macro only emits known methods");
             let params = param_names(path);
@@ -68,6 +79,7 @@ impl Router {
                     handler: handler.clone(),
                     binding,
                     params: params.clone(),
+                    stats: metrics.route("GET", path),
                 });
             }
             entry.push(Route {
@@ -75,6 +87,7 @@ impl Router {
                 handler,
                 binding,
                 params,
+                stats,
             });
         }
         let mut paths = matchit::Router::new();
@@ -104,6 +117,8 @@ impl Router {
                 paths,
                 body_limit,
                 readiness,
+                unhandled: metrics.route("", ""),
+                metrics,
             })
         } else {
             Err(problems)
@@ -111,15 +126,29 @@ impl Router {
     }
 
     pub(crate) fn dispatch(&self, req: Request<RequestBody>) -> HttpFuture {
+        let started = Instant::now();
+        match self.route(req, started) {
+            Routed::Handler(running) => running,
+            Routed::Answer(response) => {
+                self.unhandled.record(response.status(), started.elapsed());
+                HttpFuture::ready(response)
+            }
+            // Probes are not counted.
+            Routed::Probe(response) => HttpFuture::ready(response),
+        }
+    }
+
+    /// The handler's future, or the answer when no handler runs.
+    fn route(&self, req: Request<RequestBody>, started: Instant) -> Routed {
         let (head, body) = req.into_parts();
         let Ok(matched) = self.paths.at(head.uri.path()) else {
             if let Some(response) = self.probe(head.uri.path()) {
-                return HttpFuture::ready(response);
+                return Routed::Probe(response);
             }
             if crate::grpc::is_grpc(&head.headers) {
-                return HttpFuture::ready(crate::grpc::unimplemented(head.uri.path()));
+                return Routed::Answer(crate::grpc::unimplemented(head.uri.path()));
             }
-            return HttpFuture::ready(not_found(&head.headers));
+            return Routed::Answer(not_found(&head.headers));
         };
         let endpoint = matched.value;
         let mut values = Vec::with_capacity(matched.params.len());
@@ -128,7 +157,7 @@ impl Router {
                 Ok(value) => values.push(value.into_owned()),
                 Err(_) => {
                     let problem = Problem::bad_request("a path parameter is not valid UTF-8");
-                    return HttpFuture::ready(problem.into_response_for(endpoint.rest));
+                    return Routed::Answer(problem.into_response_for(endpoint.rest));
                 }
             }
         }
@@ -140,16 +169,16 @@ impl Router {
             Some(route) => (route, false),
             None if head.method == Method::HEAD => match find(&Method::GET) {
                 Some(route) => (route, true),
-                None => return HttpFuture::ready(not_allowed(endpoint)),
+                None => return Routed::Answer(not_allowed(endpoint)),
             },
             None if head.method == Method::OPTIONS => {
                 let mut response = StatusCode::NO_CONTENT.into_response();
                 response
                     .headers_mut()
                     .insert(header::ALLOW, endpoint.allow.clone());
-                return HttpFuture::ready(response);
+                return Routed::Answer(response);
             }
-            None => return HttpFuture::ready(not_allowed(endpoint)),
+            None => return Routed::Answer(not_allowed(endpoint)),
         };
 
         let binding = route.binding;
@@ -172,16 +201,28 @@ impl Router {
         } else {
             span.in_scope(|| (route.handler)(parts, rest))
         };
-        HttpFuture {
+        Routed::Handler(HttpFuture {
             state: State::Running {
                 future,
                 binding,
                 rest,
                 head_only,
                 span,
+                stats: Arc::clone(&route.stats),
+                started,
             },
-        }
+        })
     }
+}
+
+/// What routing a request came to.
+enum Routed {
+    /// A handler runs.
+    Handler(HttpFuture),
+    /// Answered without a handler.
+    Answer(Response),
+    /// Answered by a probe of evently's own.
+    Probe(Response),
 }
 
 impl Router {
@@ -190,6 +231,14 @@ impl Router {
     fn probe(&self, path: &str) -> Option<Response> {
         match path {
             HEALTH => Some("ok\n".into_response()),
+            METRICS => {
+                let mut response = self.metrics.render().into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                Some(response)
+            }
             READY => Some(match self.readiness.not_ready() {
                 None => "ready\n".into_response(),
                 Some(reason) => {
@@ -246,6 +295,8 @@ enum State {
         rest: bool,
         head_only: bool,
         span: tracing::Span,
+        stats: Arc<RouteStats>,
+        started: Instant,
     },
     Layered(ResponseFuture),
 }
@@ -279,18 +330,18 @@ impl Future for HttpFuture {
                 rest,
                 head_only,
                 span,
+                stats,
+                started,
             } => {
                 let _entered = span.enter();
                 // A panic in a handler fails its request, not the connection
                 // or the server.
                 let polled =
                     std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
-                match polled {
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Ok(Poll::Ready(response)) if *head_only => {
-                        Poll::Ready(Ok(strip_body(response)))
-                    }
-                    Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+                let response = match polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(response)) if *head_only => strip_body(response),
+                    Ok(Poll::Ready(response)) => response,
                     Err(panic) => {
                         let message = panic
                             .downcast_ref::<&str>()
@@ -305,9 +356,11 @@ impl Future for HttpFuture {
                             "handler panicked"
                         );
                         let problem = Problem::internal("the handler failed");
-                        Poll::Ready(Ok(problem.into_response_for(*rest)))
+                        problem.into_response_for(*rest)
                     }
-                }
+                };
+                stats.record(response.status(), started.elapsed());
+                Poll::Ready(Ok(response))
             }
         }
     }

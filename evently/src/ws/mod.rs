@@ -14,7 +14,7 @@ mod socket;
 mod upgrade;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -34,6 +34,7 @@ pub(crate) struct Hub {
     pub(crate) origins: Vec<String>,
     pub(crate) shutdown: watch::Receiver<bool>,
     open: AtomicUsize,
+    opened: AtomicU64,
     closed: Notify,
 }
 
@@ -48,13 +49,20 @@ impl Hub {
             origins: config.ws_origins.clone(),
             shutdown,
             open: AtomicUsize::new(0),
+            opened: AtomicU64::new(0),
             closed: Notify::new(),
         })
     }
 
     pub(crate) fn session(self: &Arc<Self>) -> OpenSession {
         self.open.fetch_add(1, Ordering::SeqCst);
+        self.opened.fetch_add(1, Ordering::Relaxed);
         OpenSession(Arc::clone(self))
+    }
+
+    /// The number of sessions opened so far.
+    pub(crate) fn opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
     }
 
     /// The number of open sessions.
