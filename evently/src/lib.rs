@@ -456,7 +456,20 @@
 //! route and handler, and one per message carrying the queue, message id,
 //! correlation id and attempt. `/_evently/health` answers 200 while the
 //! process serves; `/_evently/ready` answers 503 while the broker is not
-//! connected.
+//! connected or an `amqp subscribe` queue is not bound yet.
+//!
+//! `/_evently/metrics` serves Prometheus' text format:
+//!
+//! | series | type | labels |
+//! |---|---|---|
+//! | `evently_http_requests_total` | counter | `method`, `route` (the template, `""` when no handler ran), `status` (`2xx`…) |
+//! | `evently_http_request_duration_seconds` | histogram | `method`, `route`: from the request to its response head |
+//! | `evently_amqp_messages_total` | counter | `source` (the queue, or the subscription), `outcome`: `consumed`, `acked`, `retried`, `dead_lettered`, `requeued` |
+//! | `evently_amqp_connected` | gauge | 1 while connected to the broker |
+//! | `evently_amqp_connections_total` | counter | connections made: more than one means reconnects |
+//! | `evently_ws_sessions_open`, `evently_ws_sessions_total` | gauge, counter | WebSocket sessions |
+//!
+//! Counting costs a few atomic additions per request or message.
 
 #[macro_use]
 mod arity;
