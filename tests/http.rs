@@ -752,3 +752,83 @@ async fn metrics_count_requests_by_route_and_status() {
     assert_eq!(metric(&page, "evently_ws_sessions_open"), 0.0);
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let (running, base) = start().await;
+    let response = client()
+        .get(format!("{base}/_evently/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let doc: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["info"]["title"], "evently");
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 16, "{:#}", doc["paths"]);
+    let things = paths["/api/things/{id}"].as_object().unwrap();
+    let methods: Vec<_> = things.keys().map(String::as_str).collect();
+    assert_eq!(methods, ["delete", "patch", "put"]);
+
+    // A JSON body, its schema traced from the type.
+    let post = &doc["paths"]["/api/hello"]["post"];
+    assert_eq!(post["operationId"], "hello");
+    let body = &post["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["$ref"], "#/components/schemas/HelloRequest");
+    let schema = &doc["components"]["schemas"]["HelloRequest"];
+    assert_eq!(schema["properties"]["name"]["type"], "string");
+    assert_eq!(schema["required"], serde_json::json!(["name"]));
+    assert!(post["responses"]["200"]["content"]["application/json"].is_object());
+    assert_eq!(
+        post["responses"]["422"]["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
+
+    // Path parameters, typed from `Path<T>`, in template order.
+    let pair = &doc["paths"]["/api/pairs/{left}/{right}"]["get"]["parameters"];
+    assert_eq!(pair[0]["name"], "left");
+    assert_eq!(pair[0]["schema"]["type"], "string");
+    assert_eq!(pair[1]["name"], "right");
+    assert_eq!(pair[1]["schema"]["type"], "integer");
+    let item = &doc["paths"]["/api/items/{id}"]["get"]["parameters"][0];
+    assert_eq!(
+        (&item["in"], &item["required"]),
+        (&"path".into(), &true.into())
+    );
+    assert!(doc["paths"]["/files/{rest}"]["get"].is_object());
+
+    // Query parameters from the fields of `Query<T>`; an `Option` is optional.
+    let search = doc["paths"]["/api/search"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let by_name = |name: &str| search.iter().find(|p| p["name"] == name).unwrap();
+    assert_eq!(by_name("q")["in"], "query");
+    assert_eq!(by_name("q")["required"], true);
+    assert_eq!(by_name("limit")["required"], false);
+
+    // What handlers answer: a page, text, problems, a status set at run time.
+    let page = &doc["paths"]["/hello"]["get"]["responses"]["200"]["content"];
+    assert!(page["text/html"].is_object());
+    let missing = &doc["paths"]["/api/missing"]["get"]["responses"];
+    assert!(missing["4XX"]["content"]["application/problem+json"].is_object());
+    let created = &doc["paths"]["/api/created"]["post"]["responses"];
+    assert!(created["default"]["content"]["application/json"].is_object());
+    let echo = &doc["paths"]["/echo"]["post"]["requestBody"]["content"];
+    assert!(echo["text/plain"].is_object());
+
+    // A page that shows it.
+    let response = client()
+        .get(format!("{base}/_evently/docs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    assert!(response.text().await.unwrap().contains("openapi.json"));
+    running.shutdown().await;
+}

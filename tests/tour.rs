@@ -290,6 +290,47 @@ fn the_tour_calculates_for_a_stock_soap_client() {
     assert!(status.success(), "the tour exited with {status}");
 }
 
+#[test]
+fn the_tours_openapi_document_passes_a_stock_validator() {
+    let python = std::env::var("EVENTLY_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "EVENTLY_TEST_PYTHON is not set: `bash .ci/test` installs openapi-spec-validator \
+             into a virtual environment and sets it"
+        )
+    });
+    let tour = Tour::start(&[]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = Command::new(&python)
+        .arg(root.join("tests/interop/openapi_check.py"))
+        .arg(format!("{}/_evently/openapi.json", tour.base))
+        .output()
+        .unwrap_or_else(|e| panic!("{python} cannot be run ({e}): run `bash .ci/test`"));
+    assert!(
+        output.status.success(),
+        "the OpenAPI document did not validate:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["openapi"], "3.1.0", "{seen}");
+    let operations = seen["operations"].as_object().unwrap();
+    for operation in [
+        "GET /hello",
+        "POST /api/hello",
+        "GET /api/hello/{name}",
+        "POST /api/orders",
+        "GET /hello/stream",
+    ] {
+        assert!(operations.contains_key(operation), "{operation}: {seen}");
+    }
+    // A request whose messages the broker refuses is answered 503.
+    let orders = operations["POST /api/orders"].as_array().unwrap();
+    assert!(orders.contains(&"503".into()), "{seen}");
+    // WebSocket, SOAP and gRPC entries have contracts of their own.
+    assert!(!operations.keys().any(|k| k.contains("/ws/")), "{seen}");
+    let (status, _) = tour.stop();
+    assert!(status.success(), "the tour exited with {status}");
+}
+
 fn rabbit_url() -> String {
     std::env::var("EVENTLY_TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())

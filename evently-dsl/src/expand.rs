@@ -165,7 +165,8 @@ pub(crate) fn app(block: &Block) -> TokenStream {
                 config: ::evently::Config,
                 #( #args: #tys ),*
             ) -> ::evently::Result<Self> {
-                let mut routes = ::evently::__private::Routes::new(Self::TOPOLOGY);
+                let mut routes = ::evently::__private::Routes::new(Self::TOPOLOGY)
+                    .named(::core::env!("CARGO_PKG_NAME"), ::core::env!("CARGO_PKG_VERSION"));
                 #( #routes )*
                 let state = __EventlyState { #( #fields: #args, )* };
                 let runtime = ::evently::__private::Runtime::new(config, state, routes)?;

@@ -14,6 +14,7 @@ use crate::amqp::consumer::{QueueConsumer, Source};
 use crate::amqp::{BoxedAmqpHandler, Broker, Declarations, ExchangeKind};
 use crate::http::{HttpLayer, HttpService, Router, UnboundHandler};
 use crate::metrics::Metrics;
+use crate::openapi::DescribeFn;
 use crate::topology::{Binding, Entry, Resource, Topology};
 use crate::ws::Hub;
 use crate::{Config, Error, Result};
@@ -23,11 +24,26 @@ use crate::{Config, Error, Result};
 pub struct Routes<S> {
     topology: Topology,
     handlers: Vec<(&'static Binding, Handler<S>)>,
+    /// The service's name and version, for its OpenAPI document.
+    name: (&'static str, &'static str),
 }
 
 /// A handler checked against its binding, its type erased.
 #[doc(hidden)]
-pub struct Handler<S>(pub(crate) HandlerKind<S>);
+pub struct Handler<S> {
+    pub(crate) kind: HandlerKind<S>,
+    /// Describes an `http` or `rest` handler for the OpenAPI document.
+    pub(crate) describe: Option<DescribeFn>,
+}
+
+impl<S> Handler<S> {
+    pub(crate) fn new(kind: HandlerKind<S>) -> Self {
+        Handler {
+            kind,
+            describe: None,
+        }
+    }
+}
 
 pub(crate) enum HandlerKind<S> {
     Http(UnboundHandler<S>),
@@ -53,7 +69,15 @@ impl<S> Routes<S> {
         Routes {
             topology,
             handlers: Vec::new(),
+            name: ("evently service", "0.0.0"),
         }
+    }
+
+    /// Names the service and its version.
+    #[doc(hidden)]
+    pub fn named(mut self, name: &'static str, version: &'static str) -> Self {
+        self.name = (name, version);
+        self
     }
 
     /// Adds the handler of the `index`th binding.
@@ -104,12 +128,17 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         let readiness = Readiness::new(broker.clone(), subscriptions);
         let metrics = Metrics::new(Arc::clone(&hub), broker.clone());
         let state = Arc::new(state);
+        let (name, version) = routes.name;
+        let mut described = Vec::new();
         let mut http = Vec::new();
         let mut consumers = Vec::new();
         let mut soap = Vec::new();
         for (binding, handler) in routes.handlers {
             let resources = binding.resources();
-            match (handler.0, binding.entry()) {
+            if let Some(describe) = handler.describe {
+                described.push((binding, describe));
+            }
+            match (handler.kind, binding.entry()) {
                 (HandlerKind::Http(unbound), _) => {
                     let context = BindContext {
                         resources,
@@ -160,7 +189,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             }
         }
         http.extend(soap_endpoints(soap).map_err(Error::topology)?);
-        let router = Router::new(http, config.body_limit, readiness.clone(), metrics)
+        let openapi = crate::openapi::document(name, version, &described);
+        let router = Router::new(http, config.body_limit, readiness.clone(), metrics, openapi)
             .map_err(Error::topology)?;
         Ok(Runtime {
             config: Arc::new(config),

@@ -470,6 +470,20 @@
 //! | `evently_ws_sessions_open`, `evently_ws_sessions_total` | gauge, counter | WebSocket sessions |
 //!
 //! Counting costs a few atomic additions per request or message.
+//!
+//! `/_evently/openapi.json` is the OpenAPI 3.1 document of the `http` and
+//! `rest` routes, built from the block and the handlers' types: paths,
+//! methods and operation ids from the bindings; path and query parameters and
+//! JSON request bodies with schemas traced from the `Deserialize` types of
+//! `Path<T>`, `Query<T>` and `Json<T>` (serde's renames included, an `Option`
+//! field optional); the content types and statuses each handler can answer,
+//! with `application/problem+json` refusals and the 503 of a route whose
+//! messages the broker did not take. Response bodies are `Serialize` only, so
+//! they are described by content type, without a schema; an enum nested in a
+//! request type has a schema that accepts anything, since it cannot be traced
+//! whole. `/_evently/docs` shows the document in Swagger UI, which the browser
+//! loads from a CDN. The test suite checks the tour's document with the stock
+//! `openapi-spec-validator`. SOAP services describe themselves with their WSDL.
 
 #[macro_use]
 mod arity;
@@ -481,6 +495,8 @@ mod error;
 pub mod grpc;
 pub mod http;
 mod metrics;
+#[doc(hidden)]
+pub mod openapi;
 pub mod soap;
 mod state;
 mod telemetry;

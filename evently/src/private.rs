@@ -20,9 +20,12 @@ where
     H: HttpHandler<Args, S, P>,
     S: Send + Sync + 'static,
 {
-    Handler(HandlerKind::Http(crate::http::unbound::<H, Args, S, P>(
-        handler,
-    )))
+    Handler {
+        describe: Some(<H as HttpHandler<Args, S, P>>::describe),
+        ..Handler::new(HandlerKind::Http(crate::http::unbound::<H, Args, S, P>(
+            handler,
+        )))
+    }
 }
 
 /// Checks that `handler` fits an `amqp consume` binding with `P`
@@ -32,7 +35,7 @@ where
     H: AmqpHandler<Args, S, P>,
     S: Send + Sync + 'static,
 {
-    Handler(HandlerKind::Amqp(Box::new(
+    Handler::new(HandlerKind::Amqp(Box::new(
         move |state: Arc<S>, resources: &'static [Resource]| {
             assert_eq!(resources.len(), P, "one producer per resource");
             Arc::new(
@@ -62,7 +65,7 @@ where
     S: Send + Sync + 'static,
     Res: crate::ws::SessionResources,
 {
-    Handler(HandlerKind::Http(crate::ws::unbound::<H, Args, S, Res>(
+    Handler::new(HandlerKind::Http(crate::ws::unbound::<H, Args, S, Res>(
         handler,
     )))
 }
@@ -81,7 +84,7 @@ where
     H: crate::grpc::GrpcHandler<Args, S, P>,
     S: Send + Sync + 'static,
 {
-    Handler(HandlerKind::Http(crate::grpc::unbound::<H, Args, S, P>(
+    Handler::new(HandlerKind::Http(crate::grpc::unbound::<H, Args, S, P>(
         handler,
     )))
 }
@@ -152,7 +155,7 @@ where
     H: crate::soap::SoapHandler<Args, S, P>,
     S: Send + Sync + 'static,
 {
-    Handler(HandlerKind::Soap(crate::soap::unbound::<H, Args, S, P>(
+    Handler::new(HandlerKind::Soap(crate::soap::unbound::<H, Args, S, P>(
         handler,
     )))
 }

@@ -114,6 +114,11 @@ pub trait FromRequest<S>: Sized {
         req: &mut RequestParts,
         state: &S,
     ) -> impl Future<Output = Result<Self, Problem>> + Send;
+
+    /// Tells the service's OpenAPI document what this extractor reads.
+    /// Extractors of your own may leave it out.
+    #[doc(hidden)]
+    fn describe(_describe: &mut crate::openapi::Describe) {}
 }
 
 /// A JSON body in, or a JSON body out.
@@ -136,6 +141,10 @@ impl<S: Sync, T: DeserializeOwned + Send> FromRequest<S> for Json<T> {
         }
         let body = req.read_body().await?;
         decode_json(&body).map(Json)
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.json_body::<T>();
     }
 }
 
@@ -221,6 +230,10 @@ impl<S: Sync, T: DeserializeOwned + Send> FromRequest<S> for Path<T> {
             }
         })
     }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.path::<T>();
+    }
 }
 
 /// The query string, deserialized. A query that does not fit `T` gets 400.
@@ -233,6 +246,10 @@ impl<S: Sync, T: DeserializeOwned + Send> FromRequest<S> for Query<T> {
         serde_urlencoded::from_str(query)
             .map(Query)
             .map_err(|e| Problem::bad_request(format!("invalid query string: {e}")))
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.query::<T>();
     }
 }
 
@@ -272,6 +289,10 @@ impl<S: Sync> FromRequest<S> for Bytes {
     async fn from_request(req: &mut RequestParts, _state: &S) -> Result<Self, Problem> {
         req.read_body().await
     }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.raw_body("application/octet-stream");
+    }
 }
 
 impl<S: Sync> FromRequest<S> for String {
@@ -282,6 +303,10 @@ impl<S: Sync> FromRequest<S> for String {
         String::from_utf8(body.into())
             .map_err(|_| Problem::bad_request("the request body is not valid UTF-8"))
     }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.raw_body("text/plain");
+    }
 }
 
 impl<S: Sync, T: FromRequest<S> + Send> FromRequest<S> for Option<T> {
@@ -289,6 +314,11 @@ impl<S: Sync, T: FromRequest<S> + Send> FromRequest<S> for Option<T> {
 
     async fn from_request(req: &mut RequestParts, state: &S) -> Result<Self, Problem> {
         Ok(T::from_request(req, state).await.ok())
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        T::describe(describe);
+        describe.optional_body();
     }
 }
 

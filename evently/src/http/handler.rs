@@ -45,6 +45,10 @@ pub trait HttpHandler<Args, S, const P: usize>: Clone + Send + Sync + 'static {
         rest: bool,
         producers: [Producer; P],
     ) -> ResponseFuture;
+
+    /// Tells the OpenAPI document what the handler reads and answers.
+    #[doc(hidden)]
+    fn describe(describe: &mut crate::openapi::Describe);
 }
 
 macro_rules! impl_handler {
@@ -86,6 +90,11 @@ macro_rules! impl_handler {
                     let [$($p),*] = producers;
                     handler($($ty,)* $($p),*).await.into_response()
                 })
+            }
+
+            fn describe(describe: &mut crate::openapi::Describe) {
+                $(<$ty as FromRequest<S>>::describe(describe);)*
+                R::describe(describe);
             }
         }
     };

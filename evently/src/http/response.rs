@@ -33,6 +33,13 @@ const PROBLEM: HeaderValue = HeaderValue::from_static("application/problem+json"
 pub trait IntoResponse {
     /// Turns the value into a response.
     fn into_response(self) -> Response;
+
+    /// Tells the service's OpenAPI document what this value answers.
+    /// Responses of your own may leave it out.
+    #[doc(hidden)]
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("default", "");
+    }
 }
 
 /// An HTML page.
@@ -54,6 +61,10 @@ impl IntoResponse for Infallible {
 impl IntoResponse for () {
     fn into_response(self) -> Response {
         Response::new(Body::empty())
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "");
     }
 }
 
@@ -77,11 +88,19 @@ impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
         with_type(self, TEXT)
     }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "text/plain");
+    }
 }
 
 impl IntoResponse for String {
     fn into_response(self) -> Response {
         with_type(self, TEXT)
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "text/plain");
     }
 }
 
@@ -92,11 +111,19 @@ impl IntoResponse for Cow<'static, str> {
             Cow::Owned(text) => text.into_response(),
         }
     }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "text/plain");
+    }
 }
 
 impl IntoResponse for Bytes {
     fn into_response(self) -> Response {
         with_type(self, HeaderValue::from_static("application/octet-stream"))
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "application/octet-stream");
     }
 }
 
@@ -104,11 +131,19 @@ impl IntoResponse for Vec<u8> {
     fn into_response(self) -> Response {
         Bytes::from(self).into_response()
     }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "application/octet-stream");
+    }
 }
 
 impl<T: Into<Body>> IntoResponse for Html<T> {
     fn into_response(self) -> Response {
         with_type(self.0, HTML)
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "text/html");
     }
 }
 
@@ -127,6 +162,10 @@ impl<T: Serialize> IntoResponse for Json<T> {
             }
         }
     }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "application/json");
+    }
 }
 
 impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
@@ -134,6 +173,10 @@ impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
         let mut response = self.1.into_response();
         *response.status_mut() = self.0;
         response
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.with_any_status(T::describe);
     }
 }
 
@@ -143,6 +186,11 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
             Ok(value) => value.into_response(),
             Err(error) => error.into_response(),
         }
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        T::describe(describe);
+        E::describe(describe);
     }
 }
 
@@ -258,6 +306,11 @@ impl IntoResponse for Problem {
         let mut response = with_type(body, PROBLEM);
         *response.status_mut() = self.status;
         response
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("4XX", "application/problem+json");
+        describe.response("5XX", "application/problem+json");
     }
 }
 

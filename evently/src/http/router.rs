@@ -24,6 +24,7 @@ pub(crate) struct Router {
     body_limit: usize,
     readiness: Readiness,
     metrics: Arc<Metrics>,
+    openapi: String,
     /// Requests that reached no handler: no route, a method not allowed,
     /// `OPTIONS`, a path parameter that is not UTF-8.
     unhandled: Arc<RouteStats>,
@@ -33,6 +34,17 @@ pub(crate) struct Router {
 const HEALTH: &str = "/_evently/health";
 const READY: &str = "/_evently/ready";
 const METRICS: &str = "/_evently/metrics";
+const OPENAPI: &str = "/_evently/openapi.json";
+const DOCS: &str = "/_evently/docs";
+
+/// Swagger UI over the OpenAPI document; the browser loads the UI itself
+/// from a CDN.
+const DOCS_PAGE: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
+<title>API</title><link rel=\"stylesheet\" \
+href=\"https://unpkg.com/swagger-ui-dist@5/swagger-ui.css\"></head><body>\
+<div id=\"ui\"></div><script src=\"https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js\">\
+</script><script>SwaggerUIBundle({url: \"openapi.json\", dom_id: \"#ui\"});</script>\
+</body></html>\n";
 
 /// Every binding on one path template.
 struct Endpoint {
@@ -57,6 +69,7 @@ impl Router {
         body_limit: usize,
         readiness: Readiness,
         metrics: Arc<Metrics>,
+        openapi: String,
     ) -> Result<Self, Vec<String>> {
         let mut by_path: HashMap<&'static str, Vec<Route>> = HashMap::new();
         let mut order = Vec::new();
@@ -119,6 +132,7 @@ impl Router {
                 readiness,
                 unhandled: metrics.route("", ""),
                 metrics,
+                openapi,
             })
         } else {
             Err(problems)
@@ -231,6 +245,15 @@ impl Router {
     fn probe(&self, path: &str) -> Option<Response> {
         match path {
             HEALTH => Some("ok\n".into_response()),
+            DOCS => Some(super::Html(DOCS_PAGE).into_response()),
+            OPENAPI => {
+                let mut response = self.openapi.clone().into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                Some(response)
+            }
             METRICS => {
                 let mut response = self.metrics.render().into_response();
                 response.headers_mut().insert(

@@ -70,6 +70,10 @@ where
         };
         streaming(body, self.content_type)
     }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "text/plain");
+    }
 }
 
 /// Server-sent events: each yielded item is one event.
@@ -170,6 +174,10 @@ where
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.response("200", "text/event-stream");
     }
 }
 
