@@ -331,6 +331,90 @@ fn the_tours_openapi_document_passes_a_stock_validator() {
     assert!(status.success(), "the tour exited with {status}");
 }
 
+#[tokio::test]
+async fn the_tour_describes_its_channels_and_shows_its_topology() {
+    let tour = Tour::start(&[]);
+    let doc: serde_json::Value = reqwest::get(format!("{}/_evently/asyncapi.json", tour.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["asyncapi"], "3.0.0");
+    assert_eq!(doc["servers"]["broker"]["protocol"], "memory");
+    let channels = &doc["channels"];
+    for queue in ["first-queue", "second-queue", "orders", "hello", "received"] {
+        let channel = &channels[format!("queue-{queue}")];
+        assert_eq!(channel["address"], queue, "{doc:#}");
+        assert_eq!(channel["bindings"]["amqp"]["is"], "queue");
+    }
+    let chat = &channels["exchange-chat"];
+    assert_eq!(chat["bindings"]["amqp"]["exchange"]["type"], "fanout");
+    assert_eq!(channels["ws-ws-chat"]["address"], "/ws/chat");
+    assert_eq!(channels["ws-ws-echo"]["address"], "/ws/echo");
+
+    // Every operation points at a channel the document has.
+    let operations = doc["operations"].as_object().unwrap();
+    for (id, operation) in operations {
+        let reference = operation["channel"]["$ref"].as_str().unwrap();
+        let channel = reference.strip_prefix("#/channels/").unwrap();
+        assert!(
+            channels.get(channel).is_some(),
+            "{id} points at {reference}"
+        );
+    }
+    let action = |id: &str| operations[id]["action"].as_str().unwrap().to_owned();
+    assert_eq!(action("relay.receive"), "receive");
+    assert_eq!(action("place_order.send.0"), "send");
+    assert_eq!(action("chat.receive.0"), "receive");
+    assert_eq!(action("chat.send.1"), "send");
+
+    let page = reqwest::get(format!("{}/_evently/topology", tour.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "<code>ws &quot;/ws/chat&quot;</code>",
+        "<code>+ subscribe &quot;chat&quot; fanout</code>",
+        "<code>+ produce &quot;received&quot; instantly</code>",
+        "<code>soap &quot;/soap/calculator&quot; Divide</code>",
+        "<code>grpc &quot;tour.Greeter/SayHello&quot;</code>",
+        "<a href=\"/soap/calculator?wsdl\">",
+    ] {
+        assert!(page.contains(line), "{line} is not on the page:\n{page}");
+    }
+    let (status, _) = tour.stop();
+    assert!(status.success(), "the tour exited with {status}");
+}
+
+#[test]
+fn the_tours_asyncapi_document_passes_the_official_schema() {
+    let python = std::env::var("EVENTLY_TEST_PYTHON")
+        .unwrap_or_else(|_| panic!("EVENTLY_TEST_PYTHON is not set: run `bash .ci/test`"));
+    let schema = std::env::var("EVENTLY_TEST_ASYNCAPI_SCHEMA").unwrap_or_else(|_| {
+        panic!("EVENTLY_TEST_ASYNCAPI_SCHEMA is not set: `bash .ci/test` fetches it and sets it")
+    });
+    let tour = Tour::start(&[]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = Command::new(&python)
+        .arg(root.join("tests/interop/asyncapi_check.py"))
+        .arg(&schema)
+        .arg(format!("{}/_evently/asyncapi.json", tour.base))
+        .output()
+        .unwrap_or_else(|e| panic!("{python} cannot be run ({e}): run `bash .ci/test`"));
+    assert!(
+        output.status.success(),
+        "the AsyncAPI document does not fit the schema:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["channels"].as_array().unwrap().len(), 8, "{seen}");
+    let (status, _) = tour.stop();
+    assert!(status.success(), "the tour exited with {status}");
+}
+
 fn rabbit_url() -> String {
     std::env::var("EVENTLY_TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())

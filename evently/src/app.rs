@@ -189,9 +189,25 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             }
         }
         http.extend(soap_endpoints(soap).map_err(Error::topology)?);
-        let openapi = crate::openapi::document(name, version, &described);
-        let router = Router::new(http, config.body_limit, readiness.clone(), metrics, openapi)
-            .map_err(Error::topology)?;
+        let about = crate::contracts::About {
+            title: name,
+            version,
+            broker: broker.as_ref().map(|_| config.amqp_url.to_string()),
+            http: config.http_addr.to_string(),
+        };
+        let documents = crate::contracts::Documents {
+            openapi: crate::openapi::document(name, version, &described),
+            asyncapi: crate::contracts::asyncapi(&about, &topology),
+            topology: crate::contracts::topology_page(&about, &topology),
+        };
+        let router = Router::new(
+            http,
+            config.body_limit,
+            readiness.clone(),
+            metrics,
+            documents,
+        )
+        .map_err(Error::topology)?;
         Ok(Runtime {
             config: Arc::new(config),
             service: HttpService::new(router),

@@ -484,6 +484,13 @@
 //! whole. `/_evently/docs` shows the document in Swagger UI, which the browser
 //! loads from a CDN. The test suite checks the tour's document with the stock
 //! `openapi-spec-validator`. SOAP services describe themselves with their WSDL.
+//!
+//! `/_evently/asyncapi.json` is the AsyncAPI 3.0 document of the queues,
+//! exchanges and WebSocket paths: a channel for each, with its AMQP or
+//! WebSocket binding, and an operation for everything a handler receives or
+//! sends; the test suite checks the tour's against the official AsyncAPI JSON
+//! Schema. `/_evently/topology` is a page that lists every binding as the
+//! block wrote it, with links to the other documents.
 
 #[macro_use]
 mod arity;
@@ -491,6 +498,7 @@ mod arity;
 pub mod amqp;
 mod app;
 mod config;
+mod contracts;
 mod error;
 pub mod grpc;
 pub mod http;

@@ -16,6 +16,7 @@ use http_body::Body as _;
 use super::handler::{BoxedHandler, ResponseFuture};
 use super::{Body, IntoResponse, Problem, RequestBody, RequestParts, Response};
 use crate::amqp::Readiness;
+use crate::contracts::Documents;
 use crate::metrics::{Metrics, RouteStats};
 use crate::topology::{Binding, Protocol};
 
@@ -24,7 +25,7 @@ pub(crate) struct Router {
     body_limit: usize,
     readiness: Readiness,
     metrics: Arc<Metrics>,
-    openapi: String,
+    documents: Documents,
     /// Requests that reached no handler: no route, a method not allowed,
     /// `OPTIONS`, a path parameter that is not UTF-8.
     unhandled: Arc<RouteStats>,
@@ -35,6 +36,8 @@ const HEALTH: &str = "/_evently/health";
 const READY: &str = "/_evently/ready";
 const METRICS: &str = "/_evently/metrics";
 const OPENAPI: &str = "/_evently/openapi.json";
+const ASYNCAPI: &str = "/_evently/asyncapi.json";
+const TOPOLOGY: &str = "/_evently/topology";
 const DOCS: &str = "/_evently/docs";
 
 /// Swagger UI over the OpenAPI document; the browser loads the UI itself
@@ -69,7 +72,7 @@ impl Router {
         body_limit: usize,
         readiness: Readiness,
         metrics: Arc<Metrics>,
-        openapi: String,
+        documents: Documents,
     ) -> Result<Self, Vec<String>> {
         let mut by_path: HashMap<&'static str, Vec<Route>> = HashMap::new();
         let mut order = Vec::new();
@@ -132,7 +135,7 @@ impl Router {
                 readiness,
                 unhandled: metrics.route("", ""),
                 metrics,
-                openapi,
+                documents,
             })
         } else {
             Err(problems)
@@ -246,14 +249,20 @@ impl Router {
         match path {
             HEALTH => Some("ok\n".into_response()),
             DOCS => Some(super::Html(DOCS_PAGE).into_response()),
-            OPENAPI => {
-                let mut response = self.openapi.clone().into_response();
+            OPENAPI | ASYNCAPI => {
+                let document = if path == OPENAPI {
+                    &self.documents.openapi
+                } else {
+                    &self.documents.asyncapi
+                };
+                let mut response = document.clone().into_response();
                 response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
                 );
                 Some(response)
             }
+            TOPOLOGY => Some(super::Html(self.documents.topology.clone()).into_response()),
             METRICS => {
                 let mut response = self.metrics.render().into_response();
                 response.headers_mut().insert(
