@@ -212,6 +212,16 @@ pub(crate) fn app(block: &Block) -> TokenStream {
                 self.runtime.start().await
             }
 
+            /// Starts the service in process, with no listener, for tests:
+            /// see `evently::testing`.
+            ///
+            /// # Errors
+            ///
+            /// Does not fail today; the `Result` leaves room for checks.
+            pub async fn test(self) -> ::evently::Result<::evently::testing::TestApp> {
+                self.runtime.test().await
+            }
+
             /// The HTTP service as a `tower::Service`, for serving it yourself.
             pub fn into_service(self) -> ::evently::http::HttpService {
                 self.runtime.into_service()
@@ -260,6 +270,11 @@ pub(crate) fn stub(block: &Block) -> TokenStream {
             }
             /// Not built: the block has errors.
             pub async fn start(self) -> ::evently::Result<::evently::Running> {
+                ::core::unreachable!()
+            }
+
+            /// Not built: the block has errors.
+            pub async fn test(self) -> ::evently::Result<::evently::testing::TestApp> {
                 ::core::unreachable!()
             }
             /// Not built: the block has errors.

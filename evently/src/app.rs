@@ -264,6 +264,22 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             None => tracing::info!(topology = %self.topology, "evently listening on http://{addr}"),
         }
 
+        let (mut running, service, config) = self.launch(addr);
+        let mut http_stop = running.trigger.subscribe();
+        running.tasks.spawn(crate::http::server::serve(
+            listener,
+            service,
+            config,
+            async move {
+                // A dropped `Running` shuts the server down too.
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            },
+        ));
+        Ok(running)
+    }
+
+    /// Starts the consumers, and everything else but the HTTP listener.
+    fn launch(self, addr: SocketAddr) -> (Running, HttpService, Arc<Config>) {
         let trigger = self.trigger;
         let triggered = trigger.subscribe();
         let deadline = self.config.shutdown_timeout;
@@ -271,17 +287,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         for consumer in self.consumers {
             tasks.spawn(Arc::new(consumer).run(triggered.clone(), deadline));
         }
-        let mut http_stop = triggered.clone();
-        tasks.spawn(crate::http::server::serve(
-            listener,
-            self.service,
-            self.config,
-            async move {
-                // A dropped `Running` shuts the server down too.
-                let _ = http_stop.wait_for(|stop| *stop).await;
-            },
-        ));
-        Ok(Running {
+        let running = Running {
             addr,
             trigger,
             tasks,
@@ -289,7 +295,16 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             readiness: self.readiness,
             hub: self.hub,
             deadline,
-        })
+        };
+        (running, self.service, self.config)
+    }
+
+    #[doc(hidden)]
+    pub async fn test(self) -> Result<crate::testing::TestApp> {
+        tracing::debug!(topology = %self.topology, "evently started in process, for tests");
+        let addr = self.config.http_addr;
+        let (running, service, config) = self.launch(addr);
+        Ok(crate::testing::TestApp::new(running, service, &config))
     }
 }
 

@@ -447,7 +447,9 @@
 //! until SIGTERM or Ctrl-C, then stops accepting, lets in-flight requests
 //! finish within the shutdown deadline and returns `Ok`, so the process exits
 //! 0. `start` serves in the background and returns a [`Running`] handle,
-//! which tests use. The HTTP side is a `tower::Service`: `App::layer` wraps it
+//! which tests use; `test` starts the service in process, without a
+//! listener, for tests that need no socket and no broker
+//! ([`testing`]). The HTTP side is a `tower::Service`: `App::layer` wraps it
 //! in any `tower` layer, such as those of `tower-http`.
 //!
 //! Logs go through `tracing`, filtered by `RUST_LOG` (default
@@ -508,6 +510,7 @@ pub mod openapi;
 pub mod soap;
 mod state;
 mod telemetry;
+pub mod testing;
 mod topology;
 pub mod ws;
 

@@ -34,8 +34,27 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
 /// The header count hyper enforces when it is not given one.
 const HYPER_MAX_HEADERS: usize = 100;
 
+/// Serves one connection over `io`, as the listener serves a TCP one.
+pub(crate) fn serve_io<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    service: HttpService,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), Connection(service))
+        .into_owned();
+    async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(error = %error, "in-process connection ended with an error");
+        }
+    }
+}
+
 /// Must be called within the runtime: it starts the head timer's task.
-fn builder(config: &Config) -> auto::Builder<TokioExecutor> {
+pub(crate) fn builder(config: &Config) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     let mut http1 = builder.http1();
     http1
