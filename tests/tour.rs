@@ -226,27 +226,46 @@ async fn the_tour_answers_and_stops_on_sigterm() {
     assert!(status.success(), "the tour exited with {status}");
 }
 
-#[test]
-fn the_tour_greets_a_stock_grpc_client() {
+/// Runs the stock client `script` of `tests/interop` with `args` in the
+/// virtual environment `bash .ci/test` makes, and returns what it printed;
+/// `what` names the client in a failure.
+fn interop(what: &str, script: &str, args: &[String]) -> String {
     let python = std::env::var("EVENTLY_TEST_PYTHON").unwrap_or_else(|_| {
         panic!(
-            "EVENTLY_TEST_PYTHON is not set: `bash .ci/test` installs grpcio into a virtual \
-             environment and sets it"
+            "EVENTLY_TEST_PYTHON is not set: `bash .ci/test` installs the stock clients into \
+             a virtual environment and sets it"
         )
     });
-    let tour = Tour::start(&[]);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let output = Command::new(&python)
-        .arg(root.join("tests/interop/grpc_client.py"))
-        .arg(root.join("examples/proto/tour.proto"))
-        .arg(tour.base.trim_start_matches("http://"))
+        .arg(root.join("tests/interop").join(script))
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{python} cannot be run ({e}): run `bash .ci/test`"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "the grpcio client failed:\n{stdout}\n{}",
+        "{what} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn repository(path: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    root.join(path).display().to_string()
+}
+
+#[test]
+fn the_tour_greets_a_stock_grpc_client() {
+    let tour = Tour::start(&[]);
+    let stdout = interop(
+        "the grpcio client",
+        "grpc_client.py",
+        &[
+            repository("examples/proto/tour.proto"),
+            tour.base.trim_start_matches("http://").to_owned(),
+        ],
     );
     assert!(stdout.contains("unary: Hello Ada\n"), "{stdout}");
     assert_eq!(
@@ -260,25 +279,13 @@ fn the_tour_greets_a_stock_grpc_client() {
 
 #[test]
 fn the_tour_calculates_for_a_stock_soap_client() {
-    let python = std::env::var("EVENTLY_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "EVENTLY_TEST_PYTHON is not set: `bash .ci/test` installs zeep into a virtual \
-             environment and sets it"
-        )
-    });
     let tour = Tour::start(&[]);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let output = Command::new(&python)
-        .arg(root.join("tests/interop/soap_client.py"))
-        .arg(format!("{}/soap/calculator?wsdl", tour.base))
-        .output()
-        .unwrap_or_else(|e| panic!("{python} cannot be run ({e}): run `bash .ci/test`"));
-    assert!(
-        output.status.success(),
-        "the zeep client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = interop(
+        "the zeep client",
+        "soap_client.py",
+        &[format!("{}/soap/calculator?wsdl", tour.base)],
     );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(seen["add"], 3, "{seen}");
     assert_eq!(seen["divide"], 3, "{seen}");
     assert_eq!(seen["add12"], 12, "{seen}");
@@ -292,25 +299,13 @@ fn the_tour_calculates_for_a_stock_soap_client() {
 
 #[test]
 fn the_tours_openapi_document_passes_a_stock_validator() {
-    let python = std::env::var("EVENTLY_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "EVENTLY_TEST_PYTHON is not set: `bash .ci/test` installs openapi-spec-validator \
-             into a virtual environment and sets it"
-        )
-    });
     let tour = Tour::start(&[]);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let output = Command::new(&python)
-        .arg(root.join("tests/interop/openapi_check.py"))
-        .arg(format!("{}/_evently/openapi.json", tour.base))
-        .output()
-        .unwrap_or_else(|e| panic!("{python} cannot be run ({e}): run `bash .ci/test`"));
-    assert!(
-        output.status.success(),
-        "the OpenAPI document did not validate:\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = interop(
+        "openapi-spec-validator",
+        "openapi_check.py",
+        &[format!("{}/_evently/openapi.json", tour.base)],
     );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(seen["openapi"], "3.1.0", "{seen}");
     let operations = seen["operations"].as_object().unwrap();
     for operation in [
@@ -391,25 +386,16 @@ async fn the_tour_describes_its_channels_and_shows_its_topology() {
 
 #[test]
 fn the_tours_asyncapi_document_passes_the_official_schema() {
-    let python = std::env::var("EVENTLY_TEST_PYTHON")
-        .unwrap_or_else(|_| panic!("EVENTLY_TEST_PYTHON is not set: run `bash .ci/test`"));
     let schema = std::env::var("EVENTLY_TEST_ASYNCAPI_SCHEMA").unwrap_or_else(|_| {
         panic!("EVENTLY_TEST_ASYNCAPI_SCHEMA is not set: `bash .ci/test` fetches it and sets it")
     });
     let tour = Tour::start(&[]);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let output = Command::new(&python)
-        .arg(root.join("tests/interop/asyncapi_check.py"))
-        .arg(&schema)
-        .arg(format!("{}/_evently/asyncapi.json", tour.base))
-        .output()
-        .unwrap_or_else(|e| panic!("{python} cannot be run ({e}): run `bash .ci/test`"));
-    assert!(
-        output.status.success(),
-        "the AsyncAPI document does not fit the schema:\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = interop(
+        "the AsyncAPI schema check",
+        "asyncapi_check.py",
+        &[schema, format!("{}/_evently/asyncapi.json", tour.base)],
     );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(seen["channels"].as_array().unwrap().len(), 8, "{seen}");
     let (status, _) = tour.stop();
     assert!(status.success(), "the tour exited with {status}");

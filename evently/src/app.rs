@@ -148,33 +148,23 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                     };
                     http.push((binding, unbound(Arc::clone(&state), context)));
                 }
-                (HandlerKind::Amqp(unbound), Entry::Consume(consume)) => {
-                    let broker = broker.clone().expect("a consumer implies a broker");
+                (HandlerKind::Amqp(unbound), entry) => {
+                    let (source, prefetch) = match entry {
+                        Entry::Consume(consume) => (Source::Queue(consume), consume.prefetch()),
+                        Entry::Subscribe(subscribe) => (Source::Subscription(subscribe), None),
+                        _ => unreachable!("AMQP handlers are bound to consumers"),
+                    };
                     consumers.push(QueueConsumer {
-                        source: Source::Queue(consume),
+                        source,
                         handler: unbound(Arc::clone(&state), resources),
-                        broker,
+                        broker: broker.clone().expect("a consumer implies a broker"),
                         readiness: readiness.clone(),
-                        stats: metrics.consumer(consume.queue().to_owned()),
-                        prefetch: consume.prefetch().unwrap_or(config.prefetch),
+                        stats: metrics.consumer(source.describe()),
+                        prefetch: prefetch.unwrap_or(config.prefetch),
                         attempts: config.retry_attempts,
                         retry_delay: config.retry_delay,
                     });
                 }
-                (HandlerKind::Amqp(unbound), Entry::Subscribe(subscribe)) => {
-                    let broker = broker.clone().expect("a consumer implies a broker");
-                    consumers.push(QueueConsumer {
-                        source: Source::Subscription(subscribe),
-                        handler: unbound(Arc::clone(&state), resources),
-                        broker,
-                        readiness: readiness.clone(),
-                        stats: metrics.consumer(Source::Subscription(subscribe).describe()),
-                        prefetch: config.prefetch,
-                        attempts: config.retry_attempts,
-                        retry_delay: config.retry_delay,
-                    });
-                }
-                (HandlerKind::Amqp(_), _) => unreachable!("AMQP handlers are bound to consumers"),
                 (HandlerKind::Soap(unbound), Entry::Soap { path, operation }) => {
                     let context = BindContext {
                         resources,
