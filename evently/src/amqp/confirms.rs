@@ -174,8 +174,9 @@ impl Confirms {
     }
 
     /// Polls what is new or woken and settles what can be, waking the
-    /// publishes settled for other tasks.
-    fn drive(&self, core: &mut Core) {
+    /// publishes settled for other tasks; `current` is the publish being
+    /// polled, if any, which needs no waking.
+    fn drive(&self, core: &mut Core, current: Option<u64>) {
         loop {
             let mut due = std::mem::take(&mut core.due);
             due.append(&mut lock(&self.shared.woken));
@@ -186,7 +187,7 @@ impl Confirms {
                 core.poll_one(ticket);
             }
         }
-        core.settle();
+        core.settle(current);
     }
 }
 
@@ -227,7 +228,7 @@ impl Drop for Ticket {
         if !self.used {
             let mut core = lock(&self.confirms.shared.core);
             core.handed_over(self.number);
-            self.confirms.drive(&mut core);
+            self.confirms.drive(&mut core, None);
         }
     }
 }
@@ -239,7 +240,7 @@ impl Future for Settling {
         let this = self.get_mut();
         this.owner.register(cx.waker());
         let mut core = lock(&this.confirms.shared.core);
-        this.confirms.drive(&mut core);
+        this.confirms.drive(&mut core, Some(this.ticket));
         match core.settled.remove(&this.ticket) {
             Some(outcome) => {
                 this.done = true;
@@ -311,7 +312,7 @@ impl Core {
     }
 
     /// Settles every resolved publish whose predecessors were handed over.
-    fn settle(&mut self) {
+    fn settle(&mut self, current: Option<u64>) {
         let complete = self.complete;
         let mut index = 0;
         while index < self.resolved.len() {
@@ -342,7 +343,9 @@ impl Core {
             // Kept only for a publish still waiting for it.
             if owner.wanted.load(Ordering::Relaxed) {
                 self.settled.insert(ticket, outcome);
-                owner.wake_task();
+                if current != Some(ticket) {
+                    owner.wake_task();
+                }
             }
         }
     }
