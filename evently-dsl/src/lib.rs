@@ -4,9 +4,9 @@
 //! crate and use `evently::evently!`, which is documented there together with
 //! the grammar of the block.
 //!
-//! The macro is a pipeline of three modules: [`parse`] turns tokens into a
-//! syntax tree, [`check`] validates the topology and only reports errors, and
-//! [`expand`] generates the typed `App` and never fails. When the block has
+//! The macro is a pipeline of three modules: `parse` turns tokens into a
+//! syntax tree, `check` validates the topology and only reports errors, and
+//! `expand` generates the typed `App` and never fails. When the block has
 //! errors a stub `App` is emitted beside them, so user code that names `App`
 //! does not add a cascade of errors of its own.
 //!

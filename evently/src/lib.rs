@@ -360,7 +360,7 @@
 //! It returns `Result<Reply, E>` for a unary method or
 //! [`Replies`](grpc::Replies) for a server-streaming one; each yielded reply
 //! is sent as it comes, as fast as the client reads. Messages are
-//! [`prost`](grpc::prost) types. An `Err` that is a [`Status`](grpc::Status)
+//! [`prost`] types. An `Err` that is a [`Status`](grpc::Status)
 //! reaches the client as it is; any other error is logged and answered
 //! `INTERNAL`, as is a panic. `once_finished` messages are published after
 //! the reply (or the last streamed reply) and before the status, and only on

@@ -4,7 +4,7 @@
 //! A `grpc "package.Service/Method"` binding is a `POST` route at
 //! `/package.Service/Method`. Its handler takes the request message, then
 //! extractors that read no body (`State<T>`, `HeaderMap`), then one
-//! [`Producer`](crate::amqp::Producer) per `produce` resource, and returns
+//! [`Producer`] per `produce` resource, and returns
 //! `Result<Reply, E>` (unary) or [`Replies`] (server-streaming).
 //!
 //! Framing, status trailers and message decoding are `tonic`'s
