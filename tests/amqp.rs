@@ -775,6 +775,66 @@ on_both_brokers!(
     shutdown_finishes_handlers_in_flight,
 );
 
+/// The AsyncAPI document types each consumer's payload from the handler's
+/// parameter, and still fits the official schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_asyncapi_document_describes_what_consumers_decode() {
+    let (running, _, base) = start(config(Broker::Memory)).await;
+    let doc: serde_json::Value = reqwest::get(format!("{base}/_evently/asyncapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let channel = &doc["channels"]["queue-t.in"];
+    assert_eq!(channel["address"], "t.in", "{doc:#}");
+    let message = &channel["messages"]["pipeline"];
+    assert_eq!(
+        message["payload"]["$ref"], "#/components/schemas/Job",
+        "{doc:#}"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["Job"]["properties"]["id"]["type"],
+        "string"
+    );
+    // `Message<Job>` is typed the same way.
+    let typed = &doc["channels"]["queue-t.typed"]["messages"]["typed"];
+    assert_eq!(typed["payload"]["$ref"], "#/components/schemas/Job");
+    let receive = &doc["operations"]["pipeline.receive"];
+    assert_eq!(
+        receive["messages"][0]["$ref"],
+        "#/channels/queue-t.in/messages/pipeline"
+    );
+    // A subscription's channel is its exchange.
+    let broadcast = &doc["channels"]["exchange-t.broadcast"];
+    assert_eq!(broadcast["bindings"]["amqp"]["exchange"]["type"], "fanout");
+    assert!(broadcast["messages"]["broadcast"].is_object());
+
+    let python = std::env::var("EVENTLY_TEST_PYTHON")
+        .unwrap_or_else(|_| panic!("EVENTLY_TEST_PYTHON is not set: run `bash .ci/test`"));
+    let schema = std::env::var("EVENTLY_TEST_ASYNCAPI_SCHEMA")
+        .unwrap_or_else(|_| panic!("EVENTLY_TEST_ASYNCAPI_SCHEMA is not set: run `bash .ci/test`"));
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/asyncapi_check.py");
+    let url = format!("{base}/_evently/asyncapi.json");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .arg(schema)
+            .arg(url)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("the AsyncAPI check runs");
+    assert!(
+        output.status.success(),
+        "the AsyncAPI document does not fit the schema:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    running.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_cannot_be_reached_means_not_ready() {
     let config = config(Broker::Memory)

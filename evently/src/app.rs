@@ -130,13 +130,16 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         let state = Arc::new(state);
         let (name, version) = routes.name;
         let mut described = Vec::new();
+        let mut messages = Vec::new();
         let mut http = Vec::new();
         let mut consumers = Vec::new();
         let mut soap = Vec::new();
         for (binding, handler) in routes.handlers {
             let resources = binding.resources();
-            if let Some(describe) = handler.describe {
-                described.push((binding, describe));
+            match handler.describe {
+                Some(describe) if binding.method().is_some() => described.push((binding, describe)),
+                Some(describe) => messages.push((binding, describe)),
+                None => {}
             }
             match (handler.kind, binding.entry()) {
                 (HandlerKind::Http(unbound), _) => {
@@ -187,7 +190,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         };
         let documents = crate::contracts::Documents {
             openapi: crate::openapi::document(name, version, &described),
-            asyncapi: crate::contracts::asyncapi(&about, &topology),
+            asyncapi: crate::contracts::asyncapi(&about, &topology, &messages),
             topology: crate::contracts::topology_page(&about, &topology),
         };
         let router = Router::new(

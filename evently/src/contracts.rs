@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
+use crate::openapi::DescribeFn;
 use crate::topology::{Binding, Entry, ExchangeBinding, Protocol, Resource, Topology};
 
 /// The documents a service serves about itself, rendered at startup.
@@ -28,7 +29,12 @@ pub(crate) struct About<'a> {
 
 /// The AsyncAPI 3.0 document: a channel per queue, exchange and WebSocket
 /// path, and an operation per thing a handler receives or sends.
-pub(crate) fn asyncapi(about: &About<'_>, topology: &Topology) -> String {
+pub(crate) fn asyncapi(
+    about: &About<'_>,
+    topology: &Topology,
+    handlers: &[(&'static Binding, DescribeFn)],
+) -> String {
+    let (payloads, schemas) = crate::openapi::message_schemas(handlers);
     let mut channels = BTreeMap::new();
     let mut operations = Map::new();
     for binding in topology.bindings() {
@@ -42,10 +48,30 @@ pub(crate) fn asyncapi(about: &About<'_>, topology: &Topology) -> String {
             _ => None,
         };
         if let Some(channel) = &entry {
-            operations.insert(
-                format!("{handler}.receive"),
-                operation("receive", channel, binding, "what starts the handler"),
-            );
+            let mut receive = operation("receive", channel, binding, "what starts the handler");
+            // What the handler decodes, traced from its parameter's type.
+            let payload = payloads
+                .iter()
+                .find(|(b, _)| std::ptr::eq(*b, binding))
+                .map(|(_, schema)| schema.clone());
+            if let Some(payload) = payload
+                && let Some(Value::Object(messages)) = channels
+                    .get_mut(channel)
+                    .and_then(|c| c.get_mut("messages"))
+            {
+                messages.insert(
+                    handler.clone(),
+                    json!({
+                        "name": handler,
+                        "contentType": "application/json",
+                        "summary": format!("what {} decodes", binding.handler()),
+                        "payload": payload,
+                    }),
+                );
+                receive["messages"] =
+                    json!([{ "$ref": format!("#/channels/{channel}/messages/{handler}") }]);
+            }
+            operations.insert(format!("{handler}.receive"), receive);
         }
         if let Entry::Ws { .. } = binding.entry()
             && let Some(channel) = &entry
@@ -126,6 +152,7 @@ pub(crate) fn asyncapi(about: &About<'_>, topology: &Topology) -> String {
         "channels": channels,
         "operations": operations,
         "components": {
+            "schemas": schemas,
             "messages": {
                 "json": {
                     "name": "json",

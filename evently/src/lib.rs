@@ -490,8 +490,9 @@
 //! `/_evently/asyncapi.json` is the AsyncAPI 3.0 document of the queues,
 //! exchanges and WebSocket paths: a channel for each, with its AMQP or
 //! WebSocket binding, and an operation for everything a handler receives or
-//! sends; the test suite checks the tour's against the official AsyncAPI JSON
-//! Schema. `/_evently/topology` is a page that lists every binding as the
+//! sends, with the schema of the payload each consumer decodes, traced from
+//! its handler's parameter type as OpenAPI bodies are. The test suite checks
+//! the documents against the official AsyncAPI JSON Schema. `/_evently/topology` is a page that lists every binding as the
 //! block wrote it, with links to the other documents.
 
 #[macro_use]

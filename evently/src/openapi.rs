@@ -28,6 +28,8 @@ pub struct Describe {
 
 #[derive(Default)]
 struct Operation {
+    /// The payload an AMQP handler decodes.
+    message: Option<Format>,
     body: Option<Content>,
     query: Vec<Format>,
     path: Option<Format>,
@@ -80,6 +82,11 @@ impl Describe {
         for status in ["400", "415", "422"] {
             self.response(status, "application/problem+json");
         }
+    }
+
+    /// An AMQP handler decodes its message's JSON payload into `T`.
+    pub fn message<T: DeserializeOwned>(&mut self) {
+        self.operation.message = self.trace::<T>();
     }
 
     /// The request body is read whole, as `content_type`.
@@ -141,11 +148,16 @@ pub(crate) type DescribeFn = fn(&mut Describe);
 
 /// The OpenAPI document of `routes`: each `http` or `rest` binding with the
 /// function that describes its handler.
-pub(crate) fn document(
-    title: &str,
-    version: &str,
-    routes: &[(&'static Binding, DescribeFn)],
-) -> String {
+/// What the handlers of `routes` were traced to: each binding's operation,
+/// and the schemas of the named types they use.
+struct Traced {
+    operations: Vec<(&'static Binding, Operation)>,
+    registry: Registry,
+    /// Enums that could not be walked whole.
+    incomplete: BTreeSet<String>,
+}
+
+fn trace_all(routes: &[(&'static Binding, DescribeFn)]) -> Traced {
     let trace = || {
         let mut describe = Describe::new();
         let mut operations = Vec::new();
@@ -170,11 +182,54 @@ pub(crate) fn document(
             (operations, tracer.registry_unchecked(), names)
         }
         Err(error) => {
-            tracing::debug!(error = %error, "the OpenAPI schemas are left out");
+            tracing::debug!(error = %error, "the schemas are left out");
             (operations, Registry::new(), BTreeSet::new())
         }
     };
+    Traced {
+        operations,
+        registry,
+        incomplete,
+    }
+}
 
+impl Traced {
+    /// The schemas of the named types, for `components.schemas`.
+    fn schemas(&self) -> Map<String, Value> {
+        let mut schemas = Map::new();
+        for (name, container) in &self.registry {
+            let schema = if self.incomplete.contains(name) {
+                json!({ "description": "an enum whose variants could not all be traced" })
+            } else {
+                container_schema(container)
+            };
+            schemas.insert(name.clone(), schema);
+        }
+        schemas
+    }
+}
+
+/// The payload schemas of AMQP handlers, by binding, with the schemas of
+/// the named types they use.
+pub(crate) fn message_schemas(
+    handlers: &[(&'static Binding, DescribeFn)],
+) -> (Vec<(&'static Binding, Value)>, Map<String, Value>) {
+    let traced = trace_all(handlers);
+    let payloads = traced
+        .operations
+        .iter()
+        .filter_map(|(binding, operation)| Some((*binding, schema(operation.message.as_ref()?))))
+        .collect();
+    (payloads, traced.schemas())
+}
+
+pub(crate) fn document(
+    title: &str,
+    version: &str,
+    routes: &[(&'static Binding, DescribeFn)],
+) -> String {
+    let traced = trace_all(routes);
+    let (operations, registry) = (&traced.operations, &traced.registry);
     let mut paths = Map::new();
     for (binding, operation) in operations {
         let (Some(method), Some(path)) = (binding.method(), binding.path()) else {
@@ -183,21 +238,13 @@ pub(crate) fn document(
         let item = paths
             .entry(openapi_path(path))
             .or_insert_with(|| Value::Object(Map::new()));
-        let value = operation_object(binding, path, &operation, &registry);
+        let value = operation_object(binding, path, operation, registry);
         if let Value::Object(item) = item {
             item.insert(method.to_ascii_lowercase(), value);
         }
     }
 
-    let mut schemas = Map::new();
-    for (name, container) in &registry {
-        let schema = if incomplete.contains(name) {
-            json!({ "description": "an enum whose variants could not all be traced" })
-        } else {
-            container_schema(container)
-        };
-        schemas.insert(name.clone(), schema);
-    }
+    let mut schemas = traced.schemas();
     schemas.insert("Problem".to_owned(), problem_schema());
 
     let document = json!({

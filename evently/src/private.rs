@@ -35,7 +35,7 @@ where
     H: AmqpHandler<Args, S, P>,
     S: Send + Sync + 'static,
 {
-    Handler::new(HandlerKind::Amqp(Box::new(
+    let kind = HandlerKind::Amqp(Box::new(
         move |state: Arc<S>, resources: &'static [Resource]| {
             assert_eq!(resources.len(), P, "one producer per resource");
             Arc::new(
@@ -45,7 +45,11 @@ where
                 },
             ) as crate::amqp::BoxedAmqpHandler
         },
-    )))
+    ));
+    Handler {
+        describe: Some(<H as AmqpHandler<Args, S, P>>::describe),
+        ..Handler::new(kind)
+    }
 }
 
 pub const fn http_binding(

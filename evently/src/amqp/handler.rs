@@ -53,11 +53,19 @@ pub trait FromMessage<S>: Sized {
     ///
     /// When the message does not decode.
     fn from_message(message: &MessageParts, state: &S) -> Result<Self, DecodeError>;
+
+    /// Tells the service's AsyncAPI document what this parameter decodes.
+    #[doc(hidden)]
+    fn describe(_describe: &mut crate::openapi::Describe) {}
 }
 
 impl<S, T: DeserializeOwned> FromMessage<S> for T {
     fn from_message(message: &MessageParts, _state: &S) -> Result<Self, DecodeError> {
         decode(&message.envelope.payload)
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.message::<T>();
     }
 }
 
@@ -101,6 +109,10 @@ impl<S, T: DeserializeOwned> FromMessage<S> for Message<T> {
             envelope: message.envelope.clone(),
             redelivered: message.redelivered,
         })
+    }
+
+    fn describe(describe: &mut crate::openapi::Describe) {
+        describe.message::<T>();
     }
 }
 
@@ -206,6 +218,10 @@ pub trait AmqpHandler<Args, S, const P: usize>: Clone + Send + Sync + 'static {
         state: &S,
         producers: [Producer; P],
     ) -> Result<AmqpFuture, DecodeError>;
+
+    /// Tells the AsyncAPI document what the handler decodes.
+    #[doc(hidden)]
+    fn describe(describe: &mut crate::openapi::Describe);
 }
 
 macro_rules! impl_amqp_handler {
@@ -228,6 +244,10 @@ macro_rules! impl_amqp_handler {
                 let [$($p),*] = producers;
                 let future = (self)($($ty,)* $($p),*);
                 Ok(Box::pin(async move { future.await.into_result() }))
+            }
+
+            fn describe(describe: &mut crate::openapi::Describe) {
+                $(<$ty as FromMessage<S>>::describe(describe);)*
             }
         }
     };
