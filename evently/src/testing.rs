@@ -181,6 +181,7 @@ impl TestRequest<'_> {
     ///
     /// When the name or the value is not valid in HTTP.
     #[must_use]
+    #[track_caller]
     pub fn header(mut self, name: &str, value: &str) -> Self {
         let name = HeaderName::try_from(name).expect("a valid header name");
         let value = HeaderValue::try_from(value).expect("a valid header value");
@@ -194,6 +195,7 @@ impl TestRequest<'_> {
     ///
     /// When `value` cannot be encoded as JSON.
     #[must_use]
+    #[track_caller]
     pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         self.body = serde_json::to_vec(value).expect("JSON-encodable").into();
         self.headers
@@ -292,6 +294,7 @@ impl TestResponse {
     /// # Panics
     ///
     /// When the body is not JSON of `T`'s shape; the message shows it.
+    #[track_caller]
     pub fn json<T: DeserializeOwned>(&self) -> T {
         serde_json::from_slice(&self.body).unwrap_or_else(|error| {
             panic!(
