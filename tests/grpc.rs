@@ -314,6 +314,7 @@ fn a_stock_grpcio_client_calls_the_tour_service() {
             "stream: Hello Ada, reply 4 of 5",
             "stream: Hello Ada, reply 5 of 5",
             "unimplemented: UNIMPLEMENTED",
+            "health: SERVING",
         ]
     );
     runtime.block_on(running.shutdown());
@@ -573,4 +574,71 @@ async fn a_slow_client_slows_the_stream() {
         "0"
     );
     assert_eq!(produced.0.load(Ordering::SeqCst), total as usize);
+}
+
+/// `grpc.health.v1.HealthCheckRequest`, as a stock client sends it.
+#[derive(Clone, PartialEq, evently::grpc::Message)]
+#[prost(prost_path = "::evently::grpc::prost")]
+struct HealthCheckRequest {
+    #[prost(string, tag = "1")]
+    service: String,
+}
+
+/// `grpc.health.v1.HealthCheckResponse`.
+#[derive(Clone, PartialEq, evently::grpc::Message)]
+#[prost(prost_path = "::evently::grpc::prost")]
+struct HealthCheckResponse {
+    #[prost(int32, tag = "1")]
+    status: i32,
+}
+
+async fn health(addr: SocketAddr, service: &str) -> (Option<i32>, Option<i32>) {
+    let request = HealthCheckRequest {
+        service: service.to_owned(),
+    };
+    let answer = call(addr, "/grpc.health.v1.Health/Check", &request).await;
+    let status = answer
+        .replies
+        .first()
+        .map(|reply| HealthCheckResponse::decode(reply.clone()).unwrap().status);
+    (answer.code, status)
+}
+
+const SERVING: i32 = 1;
+const NOT_SERVING: i32 = 2;
+
+#[tokio::test]
+async fn the_health_service_answers_for_the_server_and_its_services() {
+    let (running, _) = start().await;
+    let addr = running.local_addr();
+    assert_eq!(health(addr, "").await, (Some(OK), Some(SERVING)));
+    assert_eq!(
+        health(addr, "tour.Greeter").await,
+        (Some(OK), Some(SERVING))
+    );
+    assert_eq!(health(addr, "nope.Service").await, (Some(NOT_FOUND), None));
+    let watch = call(
+        addr,
+        "/grpc.health.v1.Health/Watch",
+        &HealthCheckRequest::default(),
+    )
+    .await;
+    assert_eq!(watch.code, Some(UNIMPLEMENTED));
+    running.shutdown().await;
+
+    // Without its broker, the server is not serving.
+    let config = Config::default()
+        .http_addr(([127, 0, 0, 1], 0).into())
+        .amqp_url("amqp://guest:guest@127.0.0.1:1/%2f")
+        .broker_timeout(std::time::Duration::from_millis(200));
+    let running = App::with_config(config, Produced::default())
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        health(running.local_addr(), "").await,
+        (Some(OK), Some(NOT_SERVING))
+    );
+    running.shutdown().await;
 }

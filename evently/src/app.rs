@@ -182,6 +182,16 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             }
         }
         http.extend(soap_endpoints(soap).map_err(Error::topology)?);
+        if let Some(health) = crate::grpc::health::handler(&topology, readiness.clone()) {
+            let context = BindContext {
+                resources: &[],
+                broker: None,
+                ws: Arc::clone(&hub),
+                prefetch: config.prefetch,
+            };
+            let binding = &crate::grpc::health::CHECK;
+            http.push((binding, health(Arc::clone(&state), context)));
+        }
         let about = crate::contracts::About {
             title: name,
             version,

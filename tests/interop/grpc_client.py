@@ -9,6 +9,7 @@ temporary directory, then calls tour.Greeter's methods at ADDRESS
     unary: <message>
     stream: <message>          (once per reply)
     unimplemented: <status code name>
+    health: <serving status name>   (grpc.health.v1, from grpcio-health-checking)
 """
 
 import importlib
@@ -17,6 +18,7 @@ import sys
 import tempfile
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_tools import protoc
 
 
@@ -70,6 +72,12 @@ def main():
                 print("unimplemented: OK", flush=True)
             except grpc.RpcError as error:
                 print(f"unimplemented: {error.code().name}", flush=True)
+
+            # The standard health service, through its stock stub.
+            health = health_pb2_grpc.HealthStub(channel)
+            answer = health.Check(health_pb2.HealthCheckRequest(service="tour.Greeter"), timeout=10)
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+            print(f"health: {status}", flush=True)
 
 
 if __name__ == "__main__":

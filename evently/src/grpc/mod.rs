@@ -30,8 +30,14 @@
 //!
 //! A request whose `content-type` is not `application/grpc` gets HTTP 415,
 //! as the gRPC protocol asks.
+//!
+//! A block with `grpc` entries also serves the standard health service,
+//! `grpc.health.v1.Health/Check`: `SERVING` while the service is ready,
+//! `NOT_SERVING` while it is not (its broker is away), `NOT_FOUND` for a
+//! service it does not serve.
 
 mod handler;
+pub(crate) mod health;
 mod reply;
 
 use std::future::Future;
