@@ -33,6 +33,7 @@ evently! {
     amqp consume "t.wide" prefetch 5 + produce "t.wide.out" => wide;
     amqp consume "t.headers" + produce "t.headers.out" => with_headers;
     amqp subscribe "t.broadcast" fanout + produce "t.broadcast.out" => broadcast;
+    amqp consume "t.quorum" quorum + produce "t.quorum.out" => events;
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -510,6 +511,41 @@ async fn a_subscription_reaches_every_instance() {
     two.shutdown().await;
 }
 
+/// `quorum` declares the queue and its dead-letter queue as RabbitMQ quorum
+/// queues; they carry messages as any queue does.
+async fn quorum_queues_are_declared_and_consumed(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("quorum");
+    publish_jobs(
+        &client,
+        "t.quorum",
+        &[format!("{tag}-1"), format!("{tag}-2")],
+    )
+    .await;
+    let out = collect(&client, "t.quorum.out", &tag, 2).await;
+    assert_eq!(out.len(), 2);
+    if let Broker::Rabbit = broker {
+        let listed = std::process::Command::new("rabbitmqctl")
+            .args(["-q", "list_queues", "name", "type"])
+            .output()
+            .expect("rabbitmqctl runs: `bash .ci/test` installs RabbitMQ");
+        let listed = String::from_utf8_lossy(&listed.stdout);
+        let type_of = |queue: &str| {
+            listed
+                .lines()
+                .find_map(|line| {
+                    let (name, kind) = line.split_once('\t')?;
+                    (name == queue).then(|| kind.trim().to_owned())
+                })
+                .unwrap_or_else(|| panic!("no queue {queue} in:\n{listed}"))
+        };
+        assert_eq!(type_of("t.quorum"), "quorum");
+        assert_eq!(type_of("t.quorum.dead-letter"), "quorum");
+        assert_eq!(type_of("t.quorum.out"), "classic");
+    }
+    running.shutdown().await;
+}
+
 async fn poison_messages_are_dead_lettered(broker: Broker) {
     let (running, client, _) = start(config(broker)).await;
     let tag = run_id("poison");
@@ -765,6 +801,7 @@ on_both_brokers!(
     unroutable_messages_are_errors,
     unroutable_publishes_are_told_apart_in_a_crowd,
     subscriptions_retry_and_dead_letter,
+    quorum_queues_are_declared_and_consumed,
     poison_messages_are_dead_lettered,
     undecodable_messages_are_dead_lettered_at_once,
     failures_publish_nothing,

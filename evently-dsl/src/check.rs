@@ -204,3 +204,134 @@ fn state_types(block: &Block, cx: &mut Ctxt) {
         seen.push((ty, &state.ty));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ctxt::Ctxt;
+    use crate::parse::{self, AmqpSource, Entry};
+
+    /// Parses and checks `source`, returning the block and every message.
+    fn run(source: &str) -> (parse::Block, Vec<String>) {
+        let tokens = source.parse().expect("the test block tokenizes");
+        let mut cx = Ctxt::default();
+        let block = parse::block(tokens, &mut cx);
+        super::block(&block, &mut cx);
+        let messages = cx.messages();
+        (block, messages)
+    }
+
+    fn errors(source: &str) -> Vec<String> {
+        run(source).1
+    }
+
+    #[test]
+    fn a_block_of_every_entry_parses_and_passes() {
+        let (block, messages) = run(r#"
+            state Shop;
+            http GET "/" => page;
+            rest POST "/orders/{id}" + amqp produce "orders" instantly as sent => place;
+            ws "/live" + amqp subscribe "news" fanout + produce "said" => live;
+            soap "/soap/shop" Buy => buy;
+            grpc "shop.Store/Find" => find;
+            amqp consume "orders" quorum exchange "shop" key "order.*" prefetch 8 => on_order;
+            amqp subscribe "prices" fanout => on_price;
+        "#);
+        assert!(messages.is_empty(), "{messages:?}");
+        assert_eq!(block.states.len(), 1);
+        assert_eq!(block.bindings.len(), 7);
+        let Entry::Amqp {
+            source: AmqpSource::Consume {
+                quorum, prefetch, ..
+            },
+            ..
+        } = &block.bindings[5].entry
+        else {
+            panic!("the sixth binding consumes");
+        };
+        assert!(*quorum);
+        assert_eq!(prefetch.as_ref().unwrap().base10_parse::<u16>().unwrap(), 8);
+        assert!(matches!(
+            block.bindings[6].entry,
+            Entry::Amqp {
+                source: AmqpSource::Subscribe { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let messages = errors(
+            r#"
+            http GET "/a" page;
+            rest FETCH "/b" => b;
+            amqp consume "q" prefetch 0 => c;
+        "#,
+        );
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].contains("=>"), "{messages:?}");
+        assert!(messages[1].contains("FETCH"), "{messages:?}");
+        assert!(messages[2].contains("prefetch"), "{messages:?}");
+    }
+
+    #[test]
+    fn conflicts_point_at_both_places() {
+        let messages = errors(
+            r#"
+            rest GET "/users/{id}" => one;
+            rest GET "/users/{name}" => two;
+        "#,
+        );
+        assert_eq!(messages.len(), 2, "{messages:?}");
+
+        let messages = errors(
+            r#"
+            amqp consume "jobs" => one;
+            amqp consume "jobs" => two;
+            soap "/s" Add => add;
+            soap "/s" Add => add_again;
+            grpc "a.B/C" => c;
+            grpc "a.B/C" => c_again;
+        "#,
+        );
+        assert_eq!(messages.len(), 6, "{messages:?}");
+        assert!(
+            messages.iter().any(|m| m.contains("consumed twice")),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn methods_on_one_path_do_not_conflict() {
+        let messages = errors(
+            r#"
+            rest GET "/things/{id}" => get;
+            rest PUT "/things/{id}" => put;
+            rest DELETE "/things/{id}" => delete;
+        "#,
+        );
+        assert!(messages.is_empty(), "{messages:?}");
+    }
+
+    #[test]
+    fn sources_belong_to_websockets() {
+        let messages = errors(
+            r#"
+            rest POST "/ask" + amqp consume "answers" => ask;
+            ws "/live" + amqp consume "answers" => live;
+        "#,
+        );
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(
+            messages[0].contains("belong to `ws` entries"),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn state_is_declared_once() {
+        let messages = errors("state Shop; state Shop; http GET \"/\" => page;");
+        assert!(!messages.is_empty());
+        assert!(messages.iter().any(|m| m.contains("Shop")), "{messages:?}");
+    }
+}

@@ -26,4 +26,14 @@ impl Ctxt {
     pub(crate) fn finish(self) -> Option<TokenStream> {
         self.errors.map(|e| e.to_compile_error())
     }
+
+    /// Every message collected so far, in order.
+    #[cfg(test)]
+    pub(crate) fn messages(&self) -> Vec<String> {
+        self.errors
+            .iter()
+            .flat_map(|errors| errors.clone().into_iter())
+            .map(|error| error.to_string())
+            .collect()
+    }
 }

@@ -42,6 +42,7 @@ pub(crate) fn app(block: &Block) -> TokenStream {
                 source:
                     AmqpSource::Consume {
                         queue,
+                        quorum,
                         exchange,
                         prefetch,
                     },
@@ -51,7 +52,7 @@ pub(crate) fn app(block: &Block) -> TokenStream {
                 let prefetch = option(prefetch.as_ref().map(ToTokens::to_token_stream));
                 quote! {
                     ::evently::__private::consume_binding(
-                        #queue, #exchange, #prefetch, #resources, #handler,
+                        #queue, #quorum, #exchange, #prefetch, #resources, #handler,
                     )
                 }
             }
@@ -293,14 +294,19 @@ fn resource(resource: &Resource) -> TokenStream {
             name,
         } => (target, instantly, name),
         ResourceKind::Source(AmqpSource::Consume {
-            queue, exchange, ..
+            queue,
+            quorum,
+            exchange,
+            ..
         }) => {
             let exchange = option(exchange.as_ref().map(exchange_binding));
-            return quote!(::evently::__private::source(::core::option::Option::Some(#queue), #exchange));
+            return quote! {
+                ::evently::__private::source(::core::option::Option::Some(#queue), #quorum, #exchange)
+            };
         }
         ResourceKind::Source(AmqpSource::Subscribe { exchange }) => {
             let exchange = option(Some(exchange_binding(exchange)));
-            return quote!(::evently::__private::source(::core::option::Option::None, #exchange));
+            return quote!(::evently::__private::source(::core::option::Option::None, false, #exchange));
         }
     };
     let name = option(name.as_ref().map(|n| n.to_string().to_token_stream()));

@@ -79,9 +79,11 @@ pub(crate) struct Method {
 #[allow(dead_code)]
 /// Where AMQP messages come from.
 pub(crate) enum AmqpSource {
-    /// `consume "queue" (exchange "name" (key "routing.key")?)? (prefetch N)?`
+    /// `consume "queue" quorum? (exchange "name" (key "routing.key")?)? (prefetch N)?`:
+    /// `quorum` declares a replicated quorum queue rather than a classic one.
     Consume {
         queue: LitStr,
+        quorum: bool,
         exchange: Option<ExchangeRef>,
         prefetch: Option<LitInt>,
     },
@@ -516,6 +518,10 @@ impl Parse for AmqpSource {
         if lookahead.peek(kw::consume) {
             input.parse::<kw::consume>()?;
             let queue = quoted(input, "the queue name")?;
+            let quorum = input.peek(kw::quorum);
+            if quorum {
+                input.parse::<kw::quorum>()?;
+            }
             let exchange = if input.peek(kw::exchange) {
                 Some(input.parse()?)
             } else {
@@ -536,6 +542,7 @@ impl Parse for AmqpSource {
             };
             Ok(AmqpSource::Consume {
                 queue,
+                quorum,
                 exchange,
                 prefetch,
             })

@@ -351,6 +351,14 @@ fn declarations(topology: &Topology) -> Declarations {
     };
     for binding in topology.bindings() {
         match binding.entry() {
+            Entry::Consume(consume) if consume.quorum() => {
+                declarations.quorum_queue(consume.queue());
+                declarations.quorum_queue(&consume.dead_letter_queue());
+                if let Some(exchange) = consume.exchange() {
+                    declarations.exchange(exchange.name(), kind(exchange.kind()));
+                    declarations.bind(consume.queue(), exchange.name(), exchange.key());
+                }
+            }
             Entry::Consume(consume) => {
                 declarations.queue(consume.queue());
                 declarations.queue(&consume.dead_letter_queue());
@@ -379,8 +387,10 @@ fn declarations(topology: &Topology) -> Declarations {
                 }
                 // A subscription's own queue is declared by each session.
                 Resource::Source(source) => {
-                    if let Some(queue) = source.queue() {
-                        declarations.queue(queue);
+                    match source.queue() {
+                        Some(queue) if source.quorum() => declarations.quorum_queue(queue),
+                        Some(queue) => declarations.queue(queue),
+                        None => {}
                     }
                     if let Some(exchange) = source.exchange() {
                         declarations.exchange(exchange.name(), kind(exchange.kind()));

@@ -60,7 +60,7 @@
 //!
 //! resource  = "amqp"? "produce" target mode? ("as" name)?
 //!           | "amqp"? source
-//! source    = "consume" "queue" ("exchange" "name" ("key" "routing.key")?)? ("prefetch" N)?
+//! source    = "consume" "queue" "quorum"? ("exchange" "name" ("key" "routing.key")?)? ("prefetch" N)?
 //!           | "subscribe" "exchange" ("key" "routing.key")?
 //! target    = "queue" | "exchange" "name" ("key" "routing.key")?
 //! mode      = "once_finished" | "instantly"
@@ -72,7 +72,9 @@
 //! `State<T>`.
 //!
 //! Exchanges are `topic` exchanges unless the binding names the kind:
-//! `exchange "chat" fanout` or `exchange "jobs" direct`.
+//! `exchange "chat" fanout` or `exchange "jobs" direct`. Queues are durable
+//! classic queues; `consume "orders" quorum` declares a quorum queue
+//! (replicated across a RabbitMQ cluster), and its dead-letter queue too.
 //!
 //! `produce` resources go with every entry; `consume` and `subscribe`
 //! resources only with `ws` entries, where each session gets its own

@@ -104,13 +104,14 @@ pub const fn grpc_binding(
 
 pub const fn consume_binding(
     queue: &'static str,
+    quorum: bool,
     exchange: Option<ExchangeBinding>,
     prefetch: Option<u16>,
     resources: &'static [Resource],
     handler: &'static str,
 ) -> Binding {
     Binding::new(
-        Entry::Consume(Consume::new(queue, exchange, prefetch)),
+        Entry::Consume(Consume::new(queue, quorum, exchange, prefetch)),
         resources,
         handler,
     )
@@ -145,8 +146,12 @@ pub const fn produce(
     Resource::Produce(Produce::new(name, queue, exchange, instantly))
 }
 
-pub const fn source(queue: Option<&'static str>, exchange: Option<ExchangeBinding>) -> Resource {
-    Resource::Source(Source::new(queue, exchange))
+pub const fn source(
+    queue: Option<&'static str>,
+    quorum: bool,
+    exchange: Option<ExchangeBinding>,
+) -> Resource {
+    Resource::Source(Source::new(queue, quorum, exchange))
 }
 
 pub const fn topology(bindings: &'static [Binding]) -> Topology {

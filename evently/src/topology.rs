@@ -36,15 +36,26 @@ pub enum Resource {
 #[derive(Debug)]
 pub struct Source {
     queue: Option<&'static str>,
+    quorum: bool,
     exchange: Option<ExchangeBinding>,
 }
 
 impl Source {
     pub(crate) const fn new(
         queue: Option<&'static str>,
+        quorum: bool,
         exchange: Option<ExchangeBinding>,
     ) -> Self {
-        Source { queue, exchange }
+        Source {
+            queue,
+            quorum,
+            exchange,
+        }
+    }
+
+    /// Whether the queue is declared a quorum queue.
+    pub fn quorum(&self) -> bool {
+        self.quorum
     }
 
     /// The queue consumed; `None` for a subscription to an exchange.
@@ -101,6 +112,7 @@ pub enum Entry {
 #[derive(Debug)]
 pub struct Consume {
     queue: &'static str,
+    quorum: bool,
     exchange: Option<ExchangeBinding>,
     prefetch: Option<u16>,
 }
@@ -298,14 +310,22 @@ impl Subscribe {
 impl Consume {
     pub(crate) const fn new(
         queue: &'static str,
+        quorum: bool,
         exchange: Option<ExchangeBinding>,
         prefetch: Option<u16>,
     ) -> Self {
         Consume {
             queue,
+            quorum,
             exchange,
             prefetch,
         }
+    }
+
+    /// Whether the queue, and its dead-letter queue, are declared quorum
+    /// queues: replicated across a RabbitMQ cluster's nodes.
+    pub fn quorum(&self) -> bool {
+        self.quorum
     }
 
     /// The queue consumed.

@@ -11,7 +11,7 @@ evently! {
         + produce "invoices"
         + produce exchange "audit" fanout instantly as audit
         => on_order;
-    amqp consume "invoices" exchange "billing" key "invoice.*" => on_invoice;
+    amqp consume "invoices" quorum exchange "billing" key "invoice.*" => on_invoice;
 }
 
 #[derive(Clone)]

@@ -15,6 +15,10 @@ use super::url::BrokerUrl;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Declarations {
     pub(crate) queues: Vec<String>,
+    /// Queues declared quorum queues; the others are classic. A queue any
+    /// binding marks `quorum` is one for every binding that names it, since
+    /// RabbitMQ refuses to declare one queue with two types.
+    pub(crate) quorum: Vec<String>,
     pub(crate) exchanges: Vec<(String, ExchangeKind)>,
     /// `(queue, exchange, binding key)`
     pub(crate) bindings: Vec<(String, String, String)>,
@@ -24,6 +28,14 @@ impl Declarations {
     pub(crate) fn queue(&mut self, name: &str) {
         if !self.queues.iter().any(|q| q == name) {
             self.queues.push(name.to_owned());
+        }
+    }
+
+    /// Declares `name` a quorum queue.
+    pub(crate) fn quorum_queue(&mut self, name: &str) {
+        self.queue(name);
+        if !self.quorum.iter().any(|q| q == name) {
+            self.quorum.push(name.to_owned());
         }
     }
 

@@ -360,8 +360,15 @@ async fn declare(channel: &Channel, declarations: &Declarations) -> lapin::Resul
         ..QueueDeclareOptions::default()
     };
     for queue in &declarations.queues {
+        let mut arguments = FieldTable::default();
+        if declarations.quorum.contains(queue) {
+            arguments.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString("quorum".into()),
+            );
+        }
         channel
-            .queue_declare(queue.as_str().into(), durable, FieldTable::default())
+            .queue_declare(queue.as_str().into(), durable, arguments)
             .await?;
     }
     for (name, kind) in &declarations.exchanges {
