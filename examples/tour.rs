@@ -8,6 +8,9 @@
 //! curl -N localhost:8080/hello/stream
 //! curl -H 'content-type: application/json' -d '{"item": "tea", "quantity": 2}' \
 //!     localhost:8080/api/orders
+//! curl -H 'content-type: application/json' -d '{"text": "tea is ready"}' \
+//!     localhost:8080/api/announcements
+//! curl localhost:8080/_evently/topology
 //! grpcurl -plaintext -proto examples/proto/tour.proto -d '{"name": "Ada"}' \
 //!     localhost:8080 tour.Greeter/SayHello
 //! grpcurl -plaintext -proto examples/proto/tour.proto -d '{"name": "Ada"}' \
@@ -36,6 +39,7 @@ evently! {
     rest POST "/api/hello" => hello;
     rest GET "/api/hello/{name}" => hello_by_name;
     rest POST "/api/orders" + amqp produce "orders" => place_order;
+    rest POST "/api/announcements" + amqp produce exchange "announcements" fanout => announce;
     grpc "tour.Greeter/SayHello" => say_hello;
     grpc "tour.Greeter/SayHelloStream" => say_hello_stream;
     soap "/soap/calculator" Add => add;
@@ -46,6 +50,7 @@ evently! {
         + produce "second-queue" once_finished as processed
         => relay;
     amqp consume "hello" => log_hello;
+    amqp subscribe "announcements" fanout => hear_announcement;
 }
 
 #[derive(Deserialize)]
@@ -211,6 +216,28 @@ async fn divide(Operands { a, b }: Operands) -> Result<Outcome, Fault> {
 
 async fn log_hello(message: serde_json::Value) {
     tracing::info!(%message, "hello");
+}
+
+#[derive(Serialize, Deserialize)]
+struct Announcement {
+    text: String,
+}
+
+/// Publishes to the fanout exchange `announcements`: every running instance
+/// of the tour hears it, each on a queue of its own.
+async fn announce(
+    Json(announcement): Json<Announcement>,
+    announcements: Producer,
+) -> Result<StatusCode, Problem> {
+    announcements
+        .send(&announcement)
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn hear_announcement(announcement: Announcement) {
+    tracing::info!(text = %announcement.text, "announcement heard");
 }
 
 #[tokio::main]

@@ -126,8 +126,8 @@ async fn the_tour_answers_and_stops_on_sigterm() {
     let mut tour = Tour::start(&[]);
     assert!(
         tour.log[0].contains(
-            "2 http routes, 3 rest routes, 2 ws routes, 2 amqp consumers, 2 grpc methods, \
-             2 soap operations, 5 producers"
+            "2 http routes, 4 rest routes, 2 ws routes, 3 amqp consumers, 2 grpc methods, \
+             2 soap operations, 6 producers"
         ),
         "{}",
         tour.log[0]
@@ -186,6 +186,18 @@ async fn the_tour_answers_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(order.status(), 202);
+
+    // A REST call publishes to a fanout exchange; the tour's subscription
+    // hears it.
+    let announced = client
+        .post(format!("{base}/api/announcements"))
+        .json(&serde_json::json!({"text": "tea is ready"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(announced.status(), 202);
+    let heard = tour.wait_for("announcement heard");
+    assert!(heard.contains("tea is ready"), "{heard}");
 
     let divide = |b: i64| {
         format!(
@@ -254,6 +266,19 @@ fn interop(what: &str, script: &str, args: &[String]) -> String {
 fn repository(path: &str) -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     root.join(path).display().to_string()
+}
+
+/// The signal handlers are in place before the listener is, so a SIGTERM
+/// that comes the moment the service says it listens still shuts it down
+/// cleanly instead of killing it. Several tries, to meet the moment.
+#[test]
+fn a_sigterm_right_after_startup_shuts_down_cleanly() {
+    for _ in 0..3 {
+        let tour = Tour::start(&[]);
+        let (status, log) = tour.stop();
+        assert!(status.success(), "the tour exited with {status}:\n{log}");
+        assert!(log.contains("SIGTERM received"), "{log}");
+    }
 }
 
 #[test]
@@ -396,7 +421,7 @@ fn the_tours_asyncapi_document_passes_the_official_schema() {
         &[schema, format!("{}/_evently/asyncapi.json", tour.base)],
     );
     let seen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(seen["channels"].as_array().unwrap().len(), 8, "{seen}");
+    assert_eq!(seen["channels"].as_array().unwrap().len(), 9, "{seen}");
     let (status, _) = tour.stop();
     assert!(status.success(), "the tour exited with {status}");
 }
