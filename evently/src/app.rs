@@ -351,17 +351,14 @@ fn declarations(topology: &Topology) -> Declarations {
     };
     for binding in topology.bindings() {
         match binding.entry() {
-            Entry::Consume(consume) if consume.quorum() => {
-                declarations.quorum_queue(consume.queue());
-                declarations.quorum_queue(&consume.dead_letter_queue());
-                if let Some(exchange) = consume.exchange() {
-                    declarations.exchange(exchange.name(), kind(exchange.kind()));
-                    declarations.bind(consume.queue(), exchange.name(), exchange.key());
-                }
-            }
             Entry::Consume(consume) => {
-                declarations.queue(consume.queue());
-                declarations.queue(&consume.dead_letter_queue());
+                for queue in [consume.queue(), &consume.dead_letter_queue()] {
+                    if consume.quorum() {
+                        declarations.quorum_queue(queue);
+                    } else {
+                        declarations.queue(queue);
+                    }
+                }
                 if let Some(exchange) = consume.exchange() {
                     declarations.exchange(exchange.name(), kind(exchange.kind()));
                     declarations.bind(consume.queue(), exchange.name(), exchange.key());
