@@ -510,6 +510,7 @@ pub mod http;
 mod metrics;
 #[doc(hidden)]
 pub mod openapi;
+mod panics;
 pub mod soap;
 mod state;
 mod telemetry;

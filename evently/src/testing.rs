@@ -137,15 +137,22 @@ impl TestApp {
         &self,
         path: &str,
     ) -> Result<TestSocket, tokio_tungstenite::tungstenite::Error> {
+        let client = self.connect();
+        let url = format!("ws://evently.test{path}");
+        let (socket, _) = tokio_tungstenite::client_async(url, client).await?;
+        Ok(socket)
+    }
+
+    /// The client's end of a new in-memory connection, the service serving
+    /// the other end.
+    fn connect(&self) -> tokio::io::DuplexStream {
         let (client, server) = tokio::io::duplex(PIPE);
         tokio::spawn(crate::http::server::serve_io(
             &self.builder,
             server,
             self.service.clone(),
         ));
-        let url = format!("ws://evently.test{path}");
-        let (socket, _) = tokio_tungstenite::client_async(url, client).await?;
-        Ok(socket)
+        client
     }
 
     /// A client of the service's broker: publish into a queue, read what
@@ -217,12 +224,7 @@ impl TestRequest<'_> {
     /// When the service breaks the connection without answering, which
     /// it does not do to a well-formed request.
     pub async fn send(self) -> TestResponse {
-        let (client, server) = tokio::io::duplex(PIPE);
-        tokio::spawn(crate::http::server::serve_io(
-            &self.app.builder,
-            server,
-            self.app.service.clone(),
-        ));
+        let client = self.app.connect();
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(client))
             .await
             .expect("the in-process connection opens");

@@ -1,5 +1,6 @@
 //! A small client of a service's broker, for tests and tools.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -80,20 +81,8 @@ impl BrokerClient {
         routing_key: &str,
         payload: Bytes,
     ) -> Result<String, ProduceError> {
-        let id = message_id();
-        let envelope = Envelope {
-            payload,
-            message_id: Some(id.clone()),
-            correlation_id: None,
-            timestamp: Some(now()),
-            content_type: Some("application/json".to_owned()),
-            headers: Default::default(),
-        };
-        self.broker
-            .publish(exchange, routing_key, envelope)
+        self.publish_envelope(exchange, routing_key, payload, Default::default())
             .await
-            .map_err(ProduceError::publish)?;
-        Ok(id)
     }
 
     /// Publishes raw bytes to `queue` with text `headers`, and returns the
@@ -108,6 +97,21 @@ impl BrokerClient {
         payload: Bytes,
         headers: &[(&str, &str)],
     ) -> Result<String, ProduceError> {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), HeaderValue::Text((*value).to_owned())))
+            .collect();
+        self.publish_envelope("", queue, payload, headers).await
+    }
+
+    /// Publishes a JSON message with a fresh id and the current time.
+    async fn publish_envelope(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        payload: Bytes,
+        headers: BTreeMap<String, HeaderValue>,
+    ) -> Result<String, ProduceError> {
         let id = message_id();
         let envelope = Envelope {
             payload,
@@ -115,13 +119,10 @@ impl BrokerClient {
             correlation_id: None,
             timestamp: Some(now()),
             content_type: Some("application/json".to_owned()),
-            headers: headers
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), HeaderValue::Text((*value).to_owned())))
-                .collect(),
+            headers,
         };
         self.broker
-            .publish("", queue, envelope)
+            .publish(exchange, routing_key, envelope)
             .await
             .map_err(ProduceError::publish)?;
         Ok(id)

@@ -229,7 +229,10 @@ impl QueueConsumer {
                     Err(error) => Some(format!("its messages were not published: {error}")),
                 },
                 Ok(Err(error)) => Some(error),
-                Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
+                Err(panic) => Some(format!(
+                    "handler panicked: {}",
+                    crate::panics::message(&*panic)
+                )),
             };
             let Some(reason) = failure else {
                 return settle(acker, Ok(()), &self.stats, &self.stats.acked).await;
@@ -338,12 +341,4 @@ async fn settle(
         // The channel is gone; the broker delivers the message again.
         tracing::debug!(error, "could not settle the message");
     }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }

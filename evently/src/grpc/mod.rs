@@ -60,7 +60,7 @@ pub use handler::{Call, OutcomeFuture};
 #[doc(hidden)]
 pub use reply::Outcome;
 
-use self::reply::{ReplyBody, Streamed, finish, panic_message};
+use self::reply::{ReplyBody, Streamed, finish};
 use crate::amqp::{Invocation, Producer};
 use crate::app::BindContext;
 use crate::http::{
@@ -104,7 +104,10 @@ where
                     Ok(Ok(call)) => call,
                     Ok(Err(status)) => return status.into_http(),
                     Err(panic) => {
-                        tracing::error!(panic = panic_message(&*panic), "gRPC handler panicked");
+                        tracing::error!(
+                            panic = crate::panics::message(&*panic),
+                            "gRPC handler panicked"
+                        );
                         return tonic::Status::internal("the handler failed").into_http();
                     }
                 };
@@ -176,7 +179,10 @@ where
             let outcome = match outcome {
                 Ok(outcome) => outcome,
                 Err(panic) => {
-                    tracing::error!(panic = panic_message(&*panic), "gRPC handler panicked");
+                    tracing::error!(
+                        panic = crate::panics::message(&*panic),
+                        "gRPC handler panicked"
+                    );
                     if let Some(invocation) = &invocation {
                         invocation.discard();
                     }

@@ -199,7 +199,7 @@ impl<M> Streamed<M> {
                     return Poll::Ready(Some(Err(self.fail(status))));
                 }
                 Err(panic) => {
-                    tracing::error!(parent: &self.span, panic = panic_message(&*panic), "gRPC handler panicked");
+                    tracing::error!(parent: &self.span, panic = crate::panics::message(&*panic), "gRPC handler panicked");
                     let status = Status::internal("the handler failed");
                     return Poll::Ready(Some(Err(self.fail(status))));
                 }
@@ -230,13 +230,4 @@ impl<M> Streamed<M> {
         }
         status
     }
-}
-
-/// The message a panic was raised with.
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }

@@ -375,11 +375,7 @@ impl Future for HttpFuture {
                     Ok(Poll::Ready(response)) if *head_only => strip_body(response),
                     Ok(Poll::Ready(response)) => response,
                     Err(panic) => {
-                        let message = panic
-                            .downcast_ref::<&str>()
-                            .copied()
-                            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                            .unwrap_or("(no message)");
+                        let message = crate::panics::message(&*panic);
                         tracing::error!(
                             method = binding.method(),
                             route = binding.path().unwrap_or_default(),

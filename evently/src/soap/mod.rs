@@ -202,11 +202,7 @@ impl Service {
                 Ok(Ok(envelope)) => respond(StatusCode::OK, version.content_type(), envelope),
                 Ok(Err(fault)) => fault_response(&fault, version),
                 Err(panic) => {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .copied()
-                        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                        .unwrap_or("(no message)");
+                    let message = crate::panics::message(&*panic);
                     tracing::error!(panic = message, "soap handler panicked");
                     let fault = Fault::server("the service failed to carry out the operation");
                     fault_response(&fault, version)
