@@ -32,6 +32,7 @@ evently! {
     amqp consume "t.slow" + produce "t.slow.out" => slow;
     amqp consume "t.wide" prefetch 5 + produce "t.wide.out" => wide;
     amqp consume "t.headers" + produce "t.headers.out" => with_headers;
+    amqp consume "t.held" prefetch 3 + produce "t.held.out" => held;
     amqp subscribe "t.broadcast" fanout + produce "t.broadcast.out" => broadcast;
     amqp consume "t.quorum" quorum + produce "t.quorum.out" => events;
 }
@@ -171,6 +172,40 @@ async fn wide(job: Job, out: Producer) -> Result<(), ProduceError> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     in_flight().lock().unwrap().get_mut(&tag).unwrap().0 -= 1;
+    out.send(&job).await
+}
+
+/// Per run tag: the jobs of `t.held` handled, and whether the held job saw
+/// every other job of its run handled before it finished.
+type Handled = HashMap<String, (u32, Option<bool>)>;
+
+fn handled() -> &'static Mutex<Handled> {
+    static HANDLED: OnceLock<Mutex<Handled>> = OnceLock::new();
+    HANDLED.get_or_init(Default::default)
+}
+
+/// The job whose id ends in `hold` waits, at most 10 s, until the twenty
+/// other jobs of its run were handled. With a prefetch of 3 they can only
+/// be delivered if their acks go out while it is still being handled.
+async fn held(job: Job, out: Producer) -> Result<(), ProduceError> {
+    count_attempt(&job.id);
+    let tag = tag_of(&job.id);
+    if job.id.ends_with("hold") {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let all_others = loop {
+            let others = handled().lock().unwrap().get(&tag).map_or(0, |h| h.0);
+            if others >= 20 {
+                break true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        handled().lock().unwrap().entry(tag).or_default().1 = Some(all_others);
+    } else {
+        handled().lock().unwrap().entry(tag).or_default().0 += 1;
+    }
     out.send(&job).await
 }
 
@@ -723,6 +758,34 @@ async fn handlers_read_headers_and_correlation_ids(broker: Broker) {
     running.shutdown().await;
 }
 
+async fn a_slow_handler_does_not_hold_back_the_acks_behind_it(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("held");
+    let mut ids = vec![format!("{tag}-hold")];
+    ids.extend((0..20).map(|n| format!("{tag}-{n}")));
+    publish_jobs(&client, "t.held", &ids).await;
+
+    let out = collect(&client, "t.held.out", &tag, ids.len()).await;
+    assert_eq!(out.len(), ids.len());
+    let (others, all_others) = handled().lock().unwrap()[&tag];
+    assert_eq!(others, 20);
+    assert_eq!(
+        all_others,
+        Some(true),
+        "the held job finished before the others were handled: their acks waited for it"
+    );
+    running.shutdown().await;
+
+    // Every job was acked once, and only once: a new instance gets none of
+    // them again.
+    let (running, client, _) = start(config(broker)).await;
+    assert_quiet(&client, "t.held.out", &tag).await;
+    for id in &ids {
+        assert_eq!(attempts_of(id), 1, "{id} was delivered again");
+    }
+    running.shutdown().await;
+}
+
 async fn readiness_follows_the_broker(broker: Broker) {
     let (running, _, base) = start(config(broker)).await;
     let http = reqwest::Client::new();
@@ -808,6 +871,7 @@ on_both_brokers!(
     exchanges_route_by_key,
     handlers_run_concurrently_up_to_the_prefetch,
     handlers_read_headers_and_correlation_ids,
+    a_slow_handler_does_not_hold_back_the_acks_behind_it,
     readiness_follows_the_broker,
     shutdown_finishes_handlers_in_flight,
 );

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 
+use super::acks::{Acks, Ticket};
 use super::envelope::{Envelope, ExchangeKind};
 use super::memory::{MemoryAcker, MemoryBroker, MemoryConsumer, MemoryError};
 use super::rabbit::Rabbit;
@@ -186,6 +187,7 @@ impl Broker {
                     consumer,
                     channel,
                     rabbit: Arc::clone(rabbit),
+                    acks: None,
                 })))
             }
         }
@@ -215,6 +217,7 @@ impl Broker {
                     consumer,
                     channel,
                     rabbit: Arc::clone(rabbit),
+                    acks: None,
                 })))
             }
         }
@@ -281,16 +284,23 @@ pub(crate) struct RabbitConsumer {
     consumer: lapin::Consumer,
     channel: lapin::Channel,
     rabbit: Arc<Rabbit>,
+    /// Whether deliveries are acked together; see `acks`.
+    acks: Option<Acks>,
 }
 
 impl Drop for RabbitConsumer {
     /// Closing the channel hands every unacked delivery back to the broker,
-    /// and deletes a subscription's exclusive queue.
+    /// and deletes a subscription's exclusive queue; what was settled is
+    /// sent before.
     fn drop(&mut self) {
         let channel = self.channel.clone();
+        let acks = self.acks.take();
         let timeout = self.rabbit.timeout();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
+                if let Some(acks) = acks {
+                    acks.finish(timeout).await;
+                }
                 let closed = channel.close(200, "consumer done".into());
                 let _ = tokio::time::timeout(timeout, closed).await;
             });
@@ -319,7 +329,12 @@ impl Consumer {
                 Some(Ok(delivery)) => Some(Incoming {
                     envelope: super::rabbit::envelope(&delivery.properties, delivery.data),
                     redelivered: delivery.redelivered,
-                    acker: Acker::Rabbit(delivery.acker),
+                    acker: match &rabbit.acks {
+                        Some(acks) => {
+                            Acker::Together(acks.delivered(delivery.delivery_tag, delivery.acker))
+                        }
+                        None => Acker::Rabbit(delivery.acker),
+                    },
                 }),
                 Some(Err(error)) => {
                     tracing::debug!(error = %error, "consumer failed");
@@ -336,6 +351,28 @@ impl Consumer {
 }
 
 impl Consumer {
+    /// Acks the deliveries that are settled together, a burst at a time;
+    /// called before the first delivery is taken. See `acks`.
+    pub(crate) fn acking_together(mut self) -> Self {
+        if let Consumer::Rabbit(rabbit) = &mut self
+            && rabbit.acks.is_none()
+        {
+            rabbit.acks = Some(Acks::start());
+        }
+        self
+    }
+
+    /// Sends the acks and nacks still due, then lets the channel close. Only
+    /// needed after [`Consumer::acking_together`]: every other ack was sent
+    /// when it was awaited.
+    pub(crate) async fn finish(mut self) {
+        if let Consumer::Rabbit(rabbit) = &mut self
+            && let Some(acks) = rabbit.acks.take()
+        {
+            acks.finish(rabbit.rabbit.timeout()).await;
+        }
+    }
+
     /// The queue consumed, named by the broker for a subscription.
     pub(crate) fn queue(&self) -> String {
         match self {
@@ -366,6 +403,9 @@ impl Consumer {
 pub(crate) enum Acker {
     Memory(MemoryAcker),
     Rabbit(lapin::Acker),
+    /// Of a RabbitMQ consumer acking together: settled at once, sent by the
+    /// consumer's acking task.
+    Together(Ticket),
 }
 
 impl Acker {
@@ -379,6 +419,7 @@ impl Acker {
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
+            Acker::Together(ticket) => ticket.ack(),
         }
     }
 
@@ -393,6 +434,7 @@ impl Acker {
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
+            Acker::Together(ticket) => ticket.nack(requeue),
         }
     }
 }

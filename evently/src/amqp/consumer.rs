@@ -105,7 +105,7 @@ impl QueueConsumer {
                 }
             };
             let (mut current, queue): (Consumer, Arc<str>) = match opened {
-                Ok(opened) => opened,
+                Ok((consumer, queue)) => (consumer.acking_together(), queue),
                 Err(error) => {
                     tracing::warn!(source, error = %error, "cannot consume, trying again");
                     tokio::select! {
@@ -175,7 +175,9 @@ impl QueueConsumer {
             );
             in_flight.shutdown().await;
         }
-        drop(consumer);
+        if let Some(consumer) = consumer {
+            consumer.finish().await;
+        }
     }
 
     /// Handles one message taken from `queue`.

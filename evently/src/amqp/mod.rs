@@ -4,9 +4,11 @@
 //! Where things happen: `broker` is the one face of both brokers, `rabbit`
 //! the supervised lapin connection (reconnection, declarations, confirms),
 //! `memory` the in-process broker, `consumer` the ack path (decode, handle,
-//! publish, ack; retry; dead-letter), `producer` the `produce` resources and
+//! publish, ack; retry; dead-letter), `acks` the acks a consumer sends
+//! together, `producer` the `produce` resources and
 //! the outbox of `once_finished` messages, `handler` the handler traits.
 
+mod acks;
 mod broker;
 mod client;
 mod confirms;
