@@ -10,7 +10,10 @@
 //! same prefetch, and one tokio task per delivery that decodes, publishes,
 //! awaits the confirm and acks. Its outputs carry what evently's carry (a
 //! message id, the cause's id as correlation id, a timestamp, the JSON
-//! content type), so the broker does the same work for both.
+//! content type), so the broker stores and routes the same messages for
+//! both. They differ in the acks: the raw side acks each delivery on its own,
+//! as lapin's `Acker` does, while evently acks the messages whose handlers
+//! finish together with one `basic.ack` (`multiple`).
 //!
 //! Each round purges its two queues, fills the input queue with N copies of
 //! one ~100-byte JSON order (ids differ), pauses a second so that the broker

@@ -168,7 +168,10 @@
 //!   succeeded and every message it produced `once_finished` was confirmed by
 //!   the broker. If the process dies before that, the broker delivers the
 //!   message again: delivery is at least once, so handlers should be
-//!   idempotent, which message ids make possible.
+//!   idempotent, which message ids make possible. On RabbitMQ, messages whose
+//!   handlers finish together are acked with one `basic.ack` (`multiple`),
+//!   which never reaches past a message still being handled: a slow handler
+//!   holds back no other message's ack.
 //! - **Producers.** `instantly` publishes when `send` is awaited and returns
 //!   once the broker confirmed. `once_finished` (the default) keeps the
 //!   message until the handler succeeded and drops it when the handler
