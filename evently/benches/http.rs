@@ -41,12 +41,7 @@
 //! round per server and endpoint, only to check that both answer correctly.
 
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use evently::prelude::*;
@@ -56,14 +51,13 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 
-/// Set in a child process to the server it runs: `evently` or `hyper`.
-const SERVER_VAR: &str = "EVENTLY_BENCH_SERVER";
+mod common;
 
-/// A child announces its port with this line on stdout.
-const PORT_LINE: &str = "evently-bench port ";
+use common::{Clients, Round, Server, Settings, Summary, Tally};
+
+/// The name of the server evently is compared with.
+const RIVAL: &str = "hyper";
 
 const PAGE: &str = "<!doctype html><html><head><title>Hello</title></head>\
                     <body><h1>Hello World</h1></body></html>";
@@ -125,37 +119,19 @@ async fn add(Operands { a, b }: Operands) -> Result<Sum, Fault> {
 }
 
 async fn serve_evently() {
-    let config = evently::Config::default().http_addr(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let app = App::with_config(config).expect("the bench service is valid");
+    let app = App::with_config(common::evently_config()).expect("the bench service is valid");
     let running = app.start().await.expect("the bench service binds");
-    announce(running.local_addr());
-    std::future::pending::<()>().await;
+    common::keep_serving(running).await;
 }
 
 // The raw hyper server.
 
 async fn serve_hyper() {
-    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("the raw server binds");
-    announce(
-        listener
-            .local_addr()
-            .expect("a bound listener has an address"),
-    );
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.keep_alive(true);
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let service = hyper::service::service_fn(raw_answer);
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
+    let service = hyper::service::service_fn(raw_answer);
+    common::serve_connections(|stream| builder.serve_connection(TokioIo::new(stream), service))
+        .await;
 }
 
 async fn raw_answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -252,133 +228,6 @@ fn raw_response(status: u16, content_type: &'static str, body: Bytes) -> Respons
     response
 }
 
-// The child process.
-
-/// Runs one server until the parent closes our stdin (or kills us).
-fn run_server(kind: &str) {
-    let serve = match kind {
-        "evently" => ServerKind::Evently,
-        "hyper" => ServerKind::Hyper,
-        other => panic!("{SERVER_VAR} must be `evently` or `hyper`, found {other:?}"),
-    };
-    std::thread::spawn(|| {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        std::process::exit(0);
-    });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(Settings::server_threads())
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(async {
-        match serve {
-            ServerKind::Evently => serve_evently().await,
-            ServerKind::Hyper => serve_hyper().await,
-        }
-    });
-}
-
-fn announce(addr: SocketAddr) {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{PORT_LINE}{}", addr.port());
-    let _ = stdout.flush();
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ServerKind {
-    Evently,
-    Hyper,
-}
-
-impl ServerKind {
-    fn name(self) -> &'static str {
-        match self {
-            ServerKind::Evently => "evently",
-            ServerKind::Hyper => "hyper",
-        }
-    }
-}
-
-/// A server child process, killed when dropped.
-struct Server {
-    kind: ServerKind,
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn spawn(kind: ServerKind) -> Server {
-        let exe = std::env::current_exe().expect("the bench binary's path");
-        let mut child = Command::new(exe)
-            .env(SERVER_VAR, kind.name())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the server process starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-
-        // Skip whatever the server logs before its port.
-        let mut line = String::new();
-        let port = loop {
-            line.clear();
-            let read = stdout
-                .read_line(&mut line)
-                .expect("the server's stdout reads");
-            assert!(
-                read > 0,
-                "the {} server exited before listening",
-                kind.name()
-            );
-            if let Some(port) = line.trim_end().strip_prefix(PORT_LINE) {
-                break port.parse::<u16>().expect("the server prints its port");
-            }
-        };
-
-        // Keep draining its stdout so that a log line can never block it.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Server {
-            kind,
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-
-    /// utime + stime so far, in clock ticks.
-    fn cpu_ticks(&self) -> u64 {
-        let path = format!("/proc/{}/stat", self.child.id());
-        let stat = std::fs::read_to_string(&path).expect("/proc/<pid>/stat reads");
-        // The command name may hold spaces; the fields after it do not.
-        let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 1..]
-            .split_whitespace()
-            .collect();
-        let field = |n: usize| fields[n].parse::<u64>().expect("a stat field is a number");
-        // Fields 14 and 15 of the line, counting the pid as 1 and the name as 2.
-        field(11) + field(12)
-    }
-
-    /// Peak resident set size, in bytes.
-    fn peak_rss(&self) -> u64 {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).expect("/proc/<pid>/status reads");
-        let kib = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| value.trim().strip_suffix("kB"))
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .expect("VmHWM in /proc/<pid>/status");
-        kib * 1024
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // The load.
 
 #[derive(Clone, Copy)]
@@ -428,84 +277,25 @@ impl Endpoint {
     }
 }
 
-/// What one round measured.
-struct Round {
-    requests: u64,
-    seconds: f64,
-    cpu_seconds: f64,
-}
-
-impl Round {
-    fn per_second(&self) -> f64 {
-        self.requests as f64 / self.seconds
-    }
-
-    fn cpu_micros_per_request(&self) -> f64 {
-        self.cpu_seconds * 1e6 / self.requests.max(1) as f64
-    }
-}
-
 /// Loads `server` with `endpoint` for one round.
-async fn round(server: &Server, endpoint: Endpoint, settings: &Settings) -> Result<Round, String> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let mut clients = JoinSet::new();
-    for _ in 0..settings.connections {
-        let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
-        clients.spawn(drive(server.addr, endpoint, stop, done));
+async fn round(
+    server: &Server,
+    endpoint: Endpoint,
+    load: &Load,
+    settings: &Settings,
+) -> Result<Round, String> {
+    let mut clients = Clients::new();
+    for _ in 0..load.connections {
+        clients.spawn(|tally| drive(server.addr, endpoint, tally));
     }
-
-    // Connect and warm up, unmeasured.
-    tokio::time::sleep(settings.warmup).await;
-
-    // Measure a window while every connection is busy.
-    let (requests, ticks, started) = (
-        done.load(Ordering::Relaxed),
-        server.cpu_ticks(),
-        Instant::now(),
-    );
-    tokio::time::sleep(settings.duration).await;
-    let seconds = started.elapsed().as_secs_f64();
-    let requests = done.load(Ordering::Relaxed) - requests;
-    let ticks = server.cpu_ticks() - ticks;
-
-    // Stop, and fail the round if any answer was wrong.
-    stop.store(true, Ordering::Relaxed);
-    let drained = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut outcome = Ok(());
-        while let Some(joined) = clients.join_next().await {
-            let result = joined
-                .map_err(|e| format!("a client task failed: {e}"))
-                .and_then(|r| r);
-            outcome = outcome.and(result);
-        }
-        outcome
-    })
-    .await;
-    drained.map_err(|_| "the server stopped answering".to_owned())??;
-    if requests == 0 {
-        return Err("no request completed in the round".to_owned());
-    }
-    Ok(Round {
-        requests,
-        seconds,
-        cpu_seconds: ticks as f64 / settings.clock_ticks as f64,
-    })
+    let nothing = "no request completed in the round";
+    clients.measure(server, settings, nothing).await
 }
 
-/// One keep-alive connection sending requests back to back until `stop`.
-async fn drive(
-    addr: SocketAddr,
-    endpoint: Endpoint,
-    stop: Arc<AtomicBool>,
-    done: Arc<AtomicU64>,
-) -> Result<(), String> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    stream
-        .set_nodelay(true)
-        .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
+/// One keep-alive connection sending requests back to back until the round
+/// stops.
+async fn drive(addr: SocketAddr, endpoint: Endpoint, tally: Tally) -> Result<(), String> {
+    let stream = common::connect(addr).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("handshake failed: {e}"))?;
@@ -513,7 +303,7 @@ async fn drive(
 
     let host = HeaderValue::from_str(&addr.to_string()).expect("an address is a valid host");
     let expected = endpoint.expected().as_bytes();
-    while !stop.load(Ordering::Relaxed) {
+    while !tally.is_stopped() {
         sender
             .ready()
             .await
@@ -537,190 +327,95 @@ async fn drive(
                 String::from_utf8_lossy(&body),
             ));
         }
-        done.fetch_add(1, Ordering::Relaxed);
+        tally.add_one();
     }
     Ok(())
 }
 
 // The comparison.
 
-struct Settings {
+/// The shape of the load; [`Settings`] has the rest.
+struct Load {
     connections: usize,
-    duration: Duration,
-    warmup: Duration,
-    rounds: usize,
-    threads: usize,
-    clock_ticks: u64,
 }
 
-impl Settings {
-    fn read(bench: bool) -> Settings {
-        let threads = Settings::server_threads();
-        let clock_ticks = clock_ticks();
-        if !bench {
-            return Settings {
-                connections: 4,
-                duration: Duration::from_millis(200),
-                warmup: Duration::from_millis(50),
-                rounds: 1,
-                threads,
-                clock_ticks,
-            };
+impl Load {
+    fn read(bench: bool) -> Load {
+        Load {
+            connections: common::setting(bench, "EVENTLY_BENCH_CONNECTIONS", 32.0, 4.0) as usize,
         }
-        Settings {
-            connections: number("EVENTLY_BENCH_CONNECTIONS", 32.0) as usize,
-            duration: Duration::from_secs_f64(number("EVENTLY_BENCH_SECS", 3.0)),
-            warmup: Duration::from_secs_f64(number("EVENTLY_BENCH_WARMUP_SECS", 1.0)),
-            rounds: number("EVENTLY_BENCH_ROUNDS", 3.0) as usize,
-            threads,
-            clock_ticks,
-        }
-    }
-
-    /// The worker threads of each server; the children read it too.
-    fn server_threads() -> usize {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        number("EVENTLY_BENCH_THREADS", cores as f64) as usize
-    }
-}
-
-fn number(name: &str, default: f64) -> f64 {
-    match std::env::var(name) {
-        Ok(value) => match value.trim().parse::<f64>() {
-            Ok(n) if n > 0.0 => n,
-            _ => panic!("{name} must be a positive number, found {value:?}"),
-        },
-        Err(_) => default,
-    }
-}
-
-/// The unit of utime and stime in `/proc/<pid>/stat`.
-fn clock_ticks() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(100)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[middle - 1] + values[middle]) / 2.0
-    } else {
-        values[middle]
     }
 }
 
 /// One server's results on one endpoint.
-struct Summary {
-    per_second: f64,
-    rounds: Vec<f64>,
-    cpu_micros: f64,
+struct Outcome {
+    summary: Summary,
     peak_mib: f64,
 }
 
-impl Summary {
-    fn new(rounds: &[Round], peak_rss: u64) -> Summary {
-        let per_round: Vec<f64> = rounds.iter().map(Round::per_second).collect();
-        Summary {
-            per_second: median(per_round.clone()),
-            rounds: per_round,
-            cpu_micros: median(rounds.iter().map(Round::cpu_micros_per_request).collect()),
-            peak_mib: peak_rss as f64 / (1024.0 * 1024.0),
+impl Outcome {
+    fn new(summary: Summary, server: &Server) -> Outcome {
+        Outcome {
+            summary,
+            peak_mib: server.peak_rss() as f64 / (1024.0 * 1024.0),
         }
     }
 }
 
-async fn compare(settings: Settings) -> Result<(), String> {
+async fn compare(settings: Settings, load: Load) -> Result<(), String> {
     println!(
-        "evently vs raw hyper: {} keep-alive connections, {} round(s) of {:.1} s per server \
-         after {:.1} s of warm-up each, {} server worker threads",
-        settings.connections,
-        settings.rounds,
-        settings.duration.as_secs_f64(),
-        settings.warmup.as_secs_f64(),
-        settings.threads,
+        "evently vs raw hyper: {} keep-alive connections, {settings}",
+        load.connections
     );
     let mut table = Vec::new();
     for endpoint in [Endpoint::Page, Endpoint::Hello, Endpoint::SoapAdd] {
         // Fresh servers per endpoint, so that peak RSS is the endpoint's.
-        let servers = [
-            Server::spawn(ServerKind::Evently),
-            Server::spawn(ServerKind::Hyper),
-        ];
-        let mut rounds: [Vec<Round>; 2] = [Vec::new(), Vec::new()];
-        for _ in 0..settings.rounds {
-            for (server, rounds) in servers.iter().zip(&mut rounds) {
-                let measured = round(server, endpoint, &settings).await.map_err(|e| {
-                    format!("{} server, {}: {e}", server.kind.name(), endpoint.label())
-                })?;
-                rounds.push(measured);
-            }
-        }
-        let [evently, hyper] = rounds;
-        let evently = Summary::new(&evently, servers[0].peak_rss());
-        let hyper = Summary::new(&hyper, servers[1].peak_rss());
+        let servers = [Server::spawn("evently"), Server::spawn(RIVAL)];
+        let what = Some(endpoint.label());
+        let [evently, hyper] = common::alternate(&servers, &settings, what, async |server| {
+            round(server, endpoint, &load, &settings).await
+        })
+        .await?;
+        let evently = Outcome::new(evently, &servers[0]);
+        let hyper = Outcome::new(hyper, &servers[1]);
         table.push((endpoint, evently, hyper));
     }
     print_table(&table);
     Ok(())
 }
 
-fn print_table(table: &[(Endpoint, Summary, Summary)]) {
+fn print_table(table: &[(Endpoint, Outcome, Outcome)]) {
     println!();
     println!(
         "{:<16} {:<14} {:>10} {:>11} {:>13}   req/s per round",
         "endpoint", "server", "req/s", "CPU µs/req", "peak RSS MiB"
     );
     for (endpoint, evently, hyper) in table {
-        for (name, summary) in [("evently", evently), ("hyper", hyper)] {
-            let rounds: Vec<String> = summary.rounds.iter().map(|r| format!("{r:.0}")).collect();
+        for (name, outcome) in [("evently", evently), ("hyper", hyper)] {
             println!(
                 "{:<16} {:<14} {:>10.0} {:>11.2} {:>13.2}   {}",
                 endpoint.label(),
                 name,
-                summary.per_second,
-                summary.cpu_micros,
-                summary.peak_mib,
-                rounds.join(" "),
+                outcome.summary.per_second,
+                outcome.summary.cpu_micros,
+                outcome.peak_mib,
+                outcome.summary.per_round(),
             );
         }
-        // Each evently round next to the hyper round that followed it.
-        let pairs: Vec<String> = evently
-            .rounds
-            .iter()
-            .zip(&hyper.rounds)
-            .map(|(e, h)| format!("{:.3}", e / h))
-            .collect();
         println!(
             "{:<16} {:<14} {:>10.3} {:>11.3} {:>13.3}   {}",
             endpoint.label(),
             "evently/hyper",
-            evently.per_second / hyper.per_second,
-            evently.cpu_micros / hyper.cpu_micros,
+            evently.summary.per_second / hyper.summary.per_second,
+            evently.summary.cpu_micros / hyper.summary.cpu_micros,
             evently.peak_mib / hyper.peak_mib,
-            pairs.join(" "),
+            evently.summary.ratios(&hyper.summary),
         );
     }
 }
 
 fn main() {
-    if let Ok(server) = std::env::var(SERVER_VAR) {
-        run_server(&server);
-        return;
-    }
-    let bench = std::env::args().any(|arg| arg == "--bench");
-    let settings = Settings::read(bench);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    if let Err(error) = runtime.block_on(compare(settings)) {
-        eprintln!("benchmark failed: {error}");
-        std::process::exit(1);
-    }
+    common::serve_if_child(RIVAL, serve_evently, serve_hyper);
+    let bench = common::is_bench();
+    common::run(compare(Settings::read(bench), Load::read(bench)));
 }
