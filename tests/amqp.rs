@@ -33,6 +33,9 @@ evently! {
     amqp consume "t.wide" prefetch 5 + produce "t.wide.out" => wide;
     amqp consume "t.headers" + produce "t.headers.out" => with_headers;
     amqp consume "t.held" prefetch 3 + produce "t.held.out" => held;
+    amqp consume "t.route" + produce exchange "t.regions" key "region.none" instantly => route;
+    amqp consume "t.regional" exchange "t.regions" key "region.*" + produce "t.regional.out"
+        => with_headers;
     amqp subscribe "t.broadcast" fanout + produce "t.broadcast.out" => broadcast;
     amqp consume "t.quorum" quorum + produce "t.quorum.out" => events;
 }
@@ -207,6 +210,38 @@ async fn held(job: Job, out: Producer) -> Result<(), ProduceError> {
         handled().lock().unwrap().entry(tag).or_default().0 += 1;
     }
     out.send(&job).await
+}
+
+/// A job for `route`: where to send it on, and for whom.
+#[derive(Debug, Serialize, Deserialize)]
+struct Routed {
+    id: String,
+    key: String,
+    tenant: String,
+}
+
+/// What became of each job `route` sent on: `routed`, or the error.
+fn routes() -> &'static Mutex<HashMap<String, String>> {
+    static ROUTES: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    ROUTES.get_or_init(Default::default)
+}
+
+/// Sends each job on to the `t.regions` exchange with the routing key and
+/// the tenant header the job names.
+async fn route(job: Routed, out: Producer) -> Result<(), String> {
+    let sent = out
+        .message(&Job { id: job.id.clone() })
+        .key(job.key)
+        .header("x-tenant", job.tenant)
+        .send()
+        .await;
+    let outcome = match sent {
+        Ok(()) => "routed".to_owned(),
+        Err(error) if error.is_unroutable() => "unroutable".to_owned(),
+        Err(error) => error.to_string(),
+    };
+    routes().lock().unwrap().insert(job.id, outcome);
+    Ok(())
 }
 
 /// Answers with what it read from the message's envelope.
@@ -724,6 +759,43 @@ async fn exchanges_route_by_key(broker: Broker) {
     running.shutdown().await;
 }
 
+async fn handlers_choose_routing_keys_and_headers(broker: Broker) {
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("routed");
+    let eu = Routed {
+        id: format!("{tag}-eu"),
+        key: "region.eu".to_owned(),
+        tenant: "acme".to_owned(),
+    };
+    let nowhere = Routed {
+        id: format!("{tag}-nowhere"),
+        key: "nowhere.eu".to_owned(),
+        tenant: "acme".to_owned(),
+    };
+    let cause = client.publish("t.route", &eu).await.unwrap();
+    client.publish("t.route", &nowhere).await.unwrap();
+
+    // The key chose the queue, the header reached the consumer, and the
+    // correlation id still names the first cause.
+    let out = collect(&client, "t.regional.out", &tag, 1).await;
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].json()["id"], eu.id.as_str());
+    assert_eq!(out[0].json()["tenant"], "acme");
+    assert_eq!(out[0].correlation_id.as_deref(), Some(cause.as_str()));
+
+    // A key that no queue is bound for is the handler's error to see.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !routes().lock().unwrap().contains_key(&nowhere.id) {
+        assert!(tokio::time::Instant::now() < deadline, "not routed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let outcomes = routes().lock().unwrap().clone();
+    assert_eq!(outcomes[&eu.id], "routed");
+    assert_eq!(outcomes[&nowhere.id], "unroutable");
+    assert_quiet(&client, "t.regional.out", &tag).await;
+    running.shutdown().await;
+}
+
 async fn handlers_run_concurrently_up_to_the_prefetch(broker: Broker) {
     let (running, client, _) = start(config(broker)).await;
     let tag = run_id("wide");
@@ -869,6 +941,7 @@ on_both_brokers!(
     undecodable_messages_are_dead_lettered_at_once,
     failures_publish_nothing,
     exchanges_route_by_key,
+    handlers_choose_routing_keys_and_headers,
     handlers_run_concurrently_up_to_the_prefetch,
     handlers_read_headers_and_correlation_ids,
     a_slow_handler_does_not_hold_back_the_acks_behind_it,

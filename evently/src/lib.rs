@@ -183,6 +183,9 @@
 //!   `application/json` with a message id, a timestamp, and a correlation id
 //!   copied from the cause (the consumed message's correlation id or message
 //!   id, or the request's `x-correlation-id` or `x-request-id` header).
+//!   `producer.message(&m).key("order.created.eu").header("x-tenant",
+//!   "acme").send()` gives one message a routing key of its own (for a
+//!   producer to an exchange) and headers.
 //! - **Retries and dead letters.** A failed message is tried again after the
 //!   retry delay, up to the configured number of attempts, by publishing a
 //!   copy at the back of its queue with an `x-evently-attempt` header, then

@@ -23,7 +23,7 @@ mod url;
 
 pub use client::{BrokerClient, Received};
 pub use handler::{AmqpHandler, DecodeError, FromMessage, HandlerResult, Message, MessageParts};
-pub use producer::{ProduceError, Producer};
+pub use producer::{Outgoing, ProduceError, Producer};
 pub use subscription::{Delivery, Subscription};
 
 pub(crate) use broker::{Broker, Declarations, Readiness};

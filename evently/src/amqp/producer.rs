@@ -6,6 +6,7 @@
 //! succeeded (before acking the message that caused it, or before sending an
 //! HTTP response) and drops it when the handler failed.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::broker::{Broker, PublishError};
-use super::envelope::Envelope;
+use super::envelope::{Envelope, HeaderValue};
 use crate::topology::{Produce, Resource};
 
 /// Sends JSON messages to the queue or exchange its binding names.
@@ -29,7 +30,29 @@ pub struct Producer {
 pub(crate) struct Invocation {
     broker: Broker,
     correlation_id: Option<String>,
-    outbox: Mutex<Vec<(&'static Produce, Envelope)>>,
+    outbox: Mutex<Vec<Pending>>,
+}
+
+/// A `once_finished` message waiting for its handler to succeed.
+struct Pending {
+    exchange: &'static str,
+    routing_key: RoutingKey,
+    envelope: Envelope,
+}
+
+/// The binding's routing key, or one the handler chose for the message.
+enum RoutingKey {
+    Bound(&'static str),
+    Chosen(String),
+}
+
+impl RoutingKey {
+    fn as_str(&self) -> &str {
+        match self {
+            RoutingKey::Bound(key) => key,
+            RoutingKey::Chosen(key) => key,
+        }
+    }
 }
 
 impl Invocation {
@@ -63,18 +86,23 @@ impl Invocation {
         let mut outbox = std::mem::take(&mut *self.outbox.lock().expect("outbox lock"));
         if outbox.len() <= 1 {
             // The common case needs no joining.
-            let Some((target, envelope)) = outbox.pop() else {
+            let Some(pending) = outbox.pop() else {
                 return Ok(());
             };
             return self
                 .broker
-                .publish(target.exchange(), target.routing_key(), envelope)
+                .publish(
+                    pending.exchange,
+                    pending.routing_key.as_str(),
+                    pending.envelope,
+                )
                 .await
                 .map_err(ProduceError::publish);
         }
-        let sends = outbox.into_iter().map(|(target, envelope)| {
+        let sends = outbox.iter_mut().map(|pending| {
+            let envelope = std::mem::take(&mut pending.envelope);
             self.broker
-                .publish(target.exchange(), target.routing_key(), envelope)
+                .publish(pending.exchange, pending.routing_key.as_str(), envelope)
         });
         for result in futures_util::future::join_all(sends).await {
             result.map_err(ProduceError::publish)?;
@@ -97,6 +125,38 @@ impl Producer {
     /// producer, when the broker does not confirm it: no queue is bound for
     /// it, the broker refused it, or the broker is unreachable.
     pub async fn send<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), ProduceError> {
+        let routing_key = RoutingKey::Bound(self.target.routing_key());
+        self.publish(message, routing_key, BTreeMap::new()).await
+    }
+
+    /// A message to send with a routing key or headers of its own.
+    ///
+    /// ```no_run
+    /// # async fn example(events: evently::amqp::Producer) -> Result<(), evently::amqp::ProduceError> {
+    /// # let order = ();
+    /// events
+    ///     .message(&order)
+    ///     .key("order.created.eu")
+    ///     .header("x-tenant", "acme")
+    ///     .send()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn message<'a, T: Serialize + ?Sized>(&'a self, message: &'a T) -> Outgoing<'a, T> {
+        Outgoing {
+            producer: self,
+            message,
+            key: None,
+            headers: BTreeMap::new(),
+        }
+    }
+
+    async fn publish<T: Serialize + ?Sized>(
+        &self,
+        message: &T,
+        routing_key: RoutingKey,
+        headers: BTreeMap<String, HeaderValue>,
+    ) -> Result<(), ProduceError> {
         let payload = serde_json::to_vec(message).map_err(ProduceError::encode)?;
         let envelope = Envelope {
             payload: payload.into(),
@@ -104,14 +164,14 @@ impl Producer {
             correlation_id: self.invocation.correlation_id.clone(),
             timestamp: Some(now()),
             content_type: Some("application/json".to_owned()),
-            headers: Default::default(),
+            headers,
         };
+        let exchange = self.target.exchange();
         if self.target.instantly() {
             // Boxed so that every handler's future does not carry a publish's
             // state, which is large, for the few that send instantly.
-            let target = self.target;
             let broker = &self.invocation.broker;
-            Box::pin(broker.publish(target.exchange(), target.routing_key(), envelope))
+            Box::pin(broker.publish(exchange, routing_key.as_str(), envelope))
                 .await
                 .map_err(ProduceError::publish)
         } else {
@@ -119,7 +179,11 @@ impl Producer {
                 .outbox
                 .lock()
                 .expect("outbox lock")
-                .push((self.target, envelope));
+                .push(Pending {
+                    exchange,
+                    routing_key,
+                    envelope,
+                });
             Ok(())
         }
     }
@@ -127,6 +191,70 @@ impl Producer {
     /// The producer's name, when the binding gave it one with `as name`.
     pub fn name(&self) -> Option<&'static str> {
         self.target.name()
+    }
+}
+
+/// A message being given a routing key or headers before it is sent; from
+/// [`Producer::message`].
+#[must_use = "a message is sent only when `send` is awaited"]
+pub struct Outgoing<'a, T: ?Sized> {
+    producer: &'a Producer,
+    message: &'a T,
+    key: Option<String>,
+    headers: BTreeMap<String, HeaderValue>,
+}
+
+impl<T: Serialize + ?Sized> Outgoing<'_, T> {
+    /// Routes the message with `key` instead of the binding's routing key,
+    /// as a topic or direct exchange producer does when the key depends on
+    /// the message (`order.created.eu`). Only a producer to an exchange has
+    /// a key to choose: one to a queue fails to send.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Adds a header, which the consumer reads with `Message::header`.
+    /// Names starting with `x-evently-` are evently's own, for retries and
+    /// dead letters: the consumer's retries replace them.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers
+            .insert(name.into(), HeaderValue::Text(value.into()));
+        self
+    }
+
+    /// Sends the message as JSON, as [`Producer::send`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::send`]; and when a key was chosen for a producer to a
+    /// queue.
+    pub async fn send(self) -> Result<(), ProduceError> {
+        let target = self.producer.target;
+        let routing_key = match (self.key, target.queue()) {
+            (None, _) => RoutingKey::Bound(target.routing_key()),
+            (Some(key), None) => RoutingKey::Chosen(key),
+            (Some(key), Some(queue)) => {
+                return Err(ProduceError {
+                    kind: Kind::KeyForQueue {
+                        key,
+                        queue: queue.to_owned(),
+                    },
+                });
+            }
+        };
+        self.producer
+            .publish(self.message, routing_key, self.headers)
+            .await
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Outgoing<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("target", self.producer.target)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,6 +274,11 @@ pub struct ProduceError {
 enum Kind {
     Encode(serde_json::Error),
     Publish(PublishError),
+    /// A routing key chosen for a producer to a queue.
+    KeyForQueue {
+        key: String,
+        queue: String,
+    },
 }
 
 impl ProduceError {
@@ -185,6 +318,11 @@ impl fmt::Display for ProduceError {
         match &self.kind {
             Kind::Encode(error) => write!(f, "cannot encode the message as JSON: {error}"),
             Kind::Publish(error) => write!(f, "cannot publish: {error}"),
+            Kind::KeyForQueue { key, queue } => write!(
+                f,
+                "cannot route with key {key:?}: this producer sends to queue {queue:?}, \
+                 and only a producer to an exchange has a key to choose"
+            ),
         }
     }
 }
@@ -211,4 +349,92 @@ pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amqp::memory::MemoryBroker;
+
+    static TO_QUEUE: Resource = Resource::Produce(Produce::new(None, Some("q"), None, true));
+    static TO_EXCHANGE: Resource = Resource::Produce(Produce::new(
+        None,
+        None,
+        Some(crate::topology::ExchangeBinding::new(
+            "x", "topic", "a.none",
+        )),
+        false,
+    ));
+
+    #[tokio::test]
+    async fn a_chosen_key_routes_a_message_sent_once_finished() {
+        let memory = MemoryBroker::default();
+        memory.declare_queue("a");
+        memory.declare_queue("b");
+        memory
+            .declare_exchange("x", crate::amqp::ExchangeKind::Topic)
+            .unwrap();
+        memory.bind("a", "x", "a.*").unwrap();
+        memory.bind("b", "x", "b.*").unwrap();
+        let invocation = Invocation::new(Broker::Memory(memory.clone()), None);
+        let producer = invocation.producer(&TO_EXCHANGE);
+        producer.message(&1).key("b.one").send().await.unwrap();
+        producer.message(&2).key("a.two").send().await.unwrap();
+        producer.send(&3).await.unwrap();
+
+        // Nothing goes out before the flush; then each message goes by the
+        // key chosen for it, and the one sent without a key by the
+        // binding's, `a.none`, which `a.*` matches.
+        let mut b = memory.consume("b", 10).unwrap();
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), b.next())
+                .await
+                .is_err()
+        );
+        invocation.flush().await.unwrap();
+        assert_eq!(&b.next().await.unwrap().envelope.payload[..], b"1");
+        let mut a = memory.consume("a", 10).unwrap();
+        let mut got = vec![
+            a.next().await.unwrap().envelope.payload,
+            a.next().await.unwrap().envelope.payload,
+        ];
+        got.sort();
+        assert_eq!(got, [&b"2"[..], &b"3"[..]]);
+    }
+
+    #[tokio::test]
+    async fn a_producer_to_a_queue_has_no_key_to_choose() {
+        let memory = MemoryBroker::default();
+        memory.declare_queue("q");
+        let invocation = Invocation::new(Broker::Memory(memory.clone()), None);
+        let producer = invocation.producer(&TO_QUEUE);
+
+        let error = producer
+            .message(&"hello")
+            .key("elsewhere")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(!error.is_unroutable() && !error.is_encode());
+        assert_eq!(
+            error.to_string(),
+            "cannot route with key \"elsewhere\": this producer sends to queue \"q\", \
+             and only a producer to an exchange has a key to choose"
+        );
+
+        // Headers are fine anywhere.
+        producer
+            .message(&"hello")
+            .header("x-tenant", "acme")
+            .send()
+            .await
+            .unwrap();
+        let mut consumer = memory.consume("q", 10).unwrap();
+        let delivery = consumer.next().await.unwrap();
+        assert_eq!(
+            delivery.envelope.headers.get("x-tenant"),
+            Some(&HeaderValue::Text("acme".to_owned()))
+        );
+        assert_eq!(&delivery.envelope.payload[..], b"\"hello\"");
+    }
 }
