@@ -7,22 +7,19 @@
 //! their delivery tags, and a task of its own sends what the handlers
 //! settled: it wakes when one is settled, lets the other tasks that are ready
 //! run first, and then sends
-//! - one `basic.ack` with `multiple` set for the run of settled deliveries at
-//!   the front, up to the oldest one still being handled,
-//! - a single ack or nack for each settled delivery behind that one, so that
-//!   a slow handler never holds back the others' acks, and the prefetch
-//!   window keeps moving.
+//! - one `basic.ack` with `multiple` set for the acked deliveries at the
+//!   front, up to the oldest one still being handled (or nacked),
+//! - a frame of its own for every other settled delivery: those behind a
+//!   slow one, so that a slow handler never holds back the others' acks and
+//!   the prefetch window keeps moving, and every nack.
 //!
 //! A delivery is acked only once its handler said so: a multiple ack never
-//! reaches past a delivery still being handled. Nacks go out before the
-//! multiple ack of their batch, so the broker has settled them by the time
-//! it reads it.
+//! reaches a delivery still being handled, nor one nacked. lapin writes the
+//! frames of one batch in no set order, so no two of them cover the same
+//! delivery; the next batch is taken once they are all written.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
 use std::time::Duration;
 
 use lapin::options::{BasicAckOptions, BasicNackOptions};
@@ -32,7 +29,8 @@ use tokio::task::JoinHandle;
 /// The deliveries of one consumer channel, and the task that settles them.
 pub(crate) struct Acks {
     shared: Arc<Shared>,
-    sender: JoinHandle<()>,
+    /// Taken by `finish`.
+    sender: Option<JoinHandle<()>>,
 }
 
 /// One delivery, as its handler holds it. Dropped unsettled, it hands the
@@ -63,7 +61,7 @@ struct Slot {
     fate: Fate,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fate {
     Handling,
     Ack,
@@ -94,7 +92,10 @@ impl Acks {
     pub(crate) fn start() -> Self {
         let shared = Arc::new(Shared::default());
         let sender = tokio::spawn(send_settled(Arc::clone(&shared)));
-        Acks { shared, sender }
+        Acks {
+            shared,
+            sender: Some(sender),
+        }
     }
 
     /// Keeps a new delivery; called in the order the deliveries arrive.
@@ -111,12 +112,28 @@ impl Acks {
     }
 
     /// Sends what is settled, then stops the task; waits at most `timeout`.
-    pub(crate) async fn finish(self, timeout: Duration) {
+    pub(crate) async fn finish(mut self, timeout: Duration) {
+        self.close();
+        if let Some(mut sender) = self.sender.take()
+            && tokio::time::timeout(timeout, &mut sender).await.is_err()
+        {
+            tracing::debug!("sending the last acks timed out");
+            sender.abort();
+        }
+    }
+
+    /// Refuses further settling and has the task send what is settled, then
+    /// stop.
+    fn close(&self) {
         lock(&self.shared).closed = true;
         self.shared.settled.notify_one();
-        if tokio::time::timeout(timeout, self.sender).await.is_err() {
-            tracing::debug!("sending the last acks timed out");
-        }
+    }
+}
+
+impl Drop for Acks {
+    /// Without `finish`, the task still sends what is settled and stops.
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -187,36 +204,33 @@ async fn send_settled(shared: Arc<Shared>) {
 }
 
 impl State {
-    /// What to send for the deliveries settled since the last time. Only
-    /// deliveries still being handled are kept.
+    /// What to send for the deliveries settled since the last time; only
+    /// those still being handled are kept.
+    ///
+    /// No two frames of one batch cover the same delivery: lapin writes the
+    /// frames of a batch in an order of its own (each goes through a task of
+    /// its own), so a multiple ack must not reach a delivery that another
+    /// frame of the batch nacks. The batch after waits until these are
+    /// written.
     fn take(&mut self) -> Vec<Settle> {
         let mut settles = Vec::new();
 
-        // The settled run at the front: its nacks, then one ack for the rest.
-        let mut last_ack = None;
+        // The acks at the front, up to the first delivery still being
+        // handled or nacked: one frame for all of them.
+        let mut run = None;
         let mut acks = 0_usize;
         while self
             .slots
             .front()
-            .is_some_and(|slot| slot.fate != Fate::Handling)
+            .is_some_and(|slot| slot.fate == Fate::Ack)
         {
-            let Some(Slot { tag, acker, fate }) = self.slots.pop_front() else {
+            let Some(slot) = self.slots.pop_front() else {
                 break;
             };
-            match fate {
-                Fate::Ack => {
-                    last_ack = Some((tag, acker));
-                    acks += 1;
-                }
-                Fate::Nack { requeue } => settles.push(Settle::Nack {
-                    tag,
-                    acker,
-                    requeue,
-                }),
-                Fate::Handling => {}
-            }
+            run = Some((slot.tag, slot.acker));
+            acks += 1;
         }
-        if let Some((tag, acker)) = last_ack {
+        if let Some((tag, acker)) = run {
             settles.push(Settle::Ack {
                 tag,
                 acker,
@@ -224,9 +238,11 @@ impl State {
             });
         }
 
-        // Behind a delivery still being handled: one by one.
+        // Every other settled delivery: a frame each.
         if self.slots.iter().any(|slot| slot.fate != Fate::Handling) {
-            for Slot { tag, acker, fate } in std::mem::take(&mut self.slots) {
+            let capacity = self.slots.capacity();
+            let slots = std::mem::replace(&mut self.slots, VecDeque::with_capacity(capacity));
+            for Slot { tag, acker, fate } in slots {
                 match fate {
                     Fate::Handling => self.slots.push_back(Slot { tag, acker, fate }),
                     Fate::Ack => settles.push(Settle::Ack {
@@ -266,35 +282,27 @@ impl Settle {
                 (tag, acker.nack(options).await)
             }
         };
-        if let Err(error) = sent {
-            // The channel is gone; the broker delivers the messages again.
-            tracing::debug!(delivery_tag = tag, error = %error, "could not settle deliveries");
+        // Either way the channel is gone, and the broker delivers the
+        // messages again.
+        match sent {
+            Ok(true) => {}
+            Ok(false) => tracing::debug!(delivery_tag = tag, "the channel closed before settling"),
+            Err(error) => {
+                tracing::debug!(delivery_tag = tag, error = %error, "could not settle deliveries");
+            }
         }
     }
 }
 
-/// Sends every frame, in order: lapin queues a frame when its future is
-/// first polled, and the futures are first polled in the order given.
+/// Sends the frames of a batch and waits until lapin has written them all.
 async fn send(settles: Vec<Settle>) {
-    if settles.len() <= 1 {
+    if settles.len() == 1 {
         if let Some(settle) = settles.into_iter().next() {
             settle.send().await;
         }
         return;
     }
-    let mut sending: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = settles
-        .into_iter()
-        .map(|settle| Box::pin(settle.send()) as Pin<Box<dyn Future<Output = ()> + Send>>)
-        .collect();
-    std::future::poll_fn(|cx| {
-        sending.retain_mut(|future| future.as_mut().poll(cx).is_pending());
-        if sending.is_empty() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
+    futures_util::future::join_all(settles.into_iter().map(Settle::send)).await;
 }
 
 #[cfg(test)]
@@ -378,13 +386,64 @@ mod tests {
     }
 
     #[test]
-    fn nacks_go_out_before_the_ack_that_reaches_past_them() {
-        let mut state = delivered(4);
+    fn a_multiple_ack_stops_short_of_a_nack() {
+        let mut state = delivered(5);
         settle(&mut state, 1, Fate::Ack);
-        settle(&mut state, 2, Fate::Nack { requeue: true });
-        settle(&mut state, 3, Fate::Ack);
-        settle(&mut state, 4, Fate::Nack { requeue: false });
-        assert_eq!(take(&mut state), ["requeue 2", "reject 4", "ack up to 3"]);
+        settle(&mut state, 2, Fate::Ack);
+        settle(&mut state, 3, Fate::Nack { requeue: true });
+        settle(&mut state, 4, Fate::Ack);
+        settle(&mut state, 5, Fate::Nack { requeue: false });
+        assert_eq!(
+            take(&mut state),
+            ["ack up to 2", "requeue 3", "ack 4", "reject 5"]
+        );
+        assert!(state.slots.is_empty());
+    }
+
+    /// Every way six deliveries can stand, each being handled, acked or
+    /// nacked: a batch covers each settled delivery once, no frame of it
+    /// reaches a delivery another frame covers (lapin writes them in no set
+    /// order), nor one still being handled, which is kept.
+    #[test]
+    fn no_frame_of_a_batch_reaches_another_frames_delivery() {
+        const FATES: [Fate; 3] = [Fate::Handling, Fate::Ack, Fate::Nack { requeue: true }];
+        for combination in 0..3_usize.pow(6) {
+            let fates: Vec<Fate> = (0..6)
+                .map(|i| FATES[combination / 3_usize.pow(i) % 3])
+                .collect();
+            let mut state = delivered(6);
+            for (tag, fate) in (1..).zip(&fates) {
+                settle(&mut state, tag, *fate);
+            }
+            // The deliveries each frame covers.
+            let covered: Vec<Vec<u64>> = state
+                .take()
+                .iter()
+                .map(|settle| match settle {
+                    Settle::Ack {
+                        tag,
+                        multiple: true,
+                        ..
+                    } => (1..=*tag).collect(),
+                    Settle::Ack { tag, .. } | Settle::Nack { tag, .. } => vec![*tag],
+                })
+                .collect();
+            let mut all: Vec<u64> = covered.iter().flatten().copied().collect();
+            all.sort_unstable();
+            let settled: Vec<u64> = (1..)
+                .zip(&fates)
+                .filter(|(_, fate)| **fate != Fate::Handling)
+                .map(|(tag, _)| tag)
+                .collect();
+            assert_eq!(all, settled, "{fates:?}");
+            let kept: Vec<u64> = state.slots.iter().map(|slot| slot.tag).collect();
+            let handling: Vec<u64> = (1..)
+                .zip(&fates)
+                .filter(|(_, fate)| **fate == Fate::Handling)
+                .map(|(tag, _)| tag)
+                .collect();
+            assert_eq!(kept, handling, "{fates:?}");
+        }
     }
 
     #[test]
