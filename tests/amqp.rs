@@ -27,6 +27,7 @@ evently! {
     amqp consume "t.in" + produce "t.out" + produce "t.log" instantly => pipeline;
     amqp consume "t.flaky" + produce "t.flaky.out" => flaky;
     amqp consume "t.poison" + produce "t.poison.out" => poison;
+    amqp consume "t.once" attempts 1 + produce "t.once.out" => poison;
     amqp consume "t.typed" + produce "t.typed.out" => typed;
     amqp consume "t.events" exchange "t.x" key "evt.*" + produce "t.events.out" => events;
     amqp consume "t.slow" + produce "t.slow.out" => slow;
@@ -681,6 +682,22 @@ async fn poison_messages_are_dead_lettered(broker: Broker) {
     running.shutdown().await;
 }
 
+async fn a_binding_sets_its_own_attempts(broker: Broker) {
+    // The service retries three times; `t.once` says once.
+    let (running, client, _) = start(config(broker)).await;
+    let tag = run_id("once");
+    let ids = vec![format!("{tag}-fails")];
+    publish_jobs(&client, "t.once", &ids).await;
+
+    let dead = collect(&client, "t.once.dead-letter", &tag, 1).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].header("x-evently-attempt"), Some("1"));
+    assert_eq!(dead[0].header("x-evently-queue"), Some("t.once"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(attempts_of(&ids[0]), 1, "tried again after its one attempt");
+    running.shutdown().await;
+}
+
 async fn undecodable_messages_are_dead_lettered_at_once(broker: Broker) {
     let (running, client, _) = start(config(broker)).await;
     let tag = run_id("undecodable");
@@ -938,6 +955,7 @@ on_both_brokers!(
     subscriptions_retry_and_dead_letter,
     quorum_queues_are_declared_and_consumed,
     poison_messages_are_dead_lettered,
+    a_binding_sets_its_own_attempts,
     undecodable_messages_are_dead_lettered_at_once,
     failures_publish_nothing,
     exchanges_route_by_key,

@@ -8,6 +8,8 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 
 use crate::ctxt::Ctxt;
+use syn::LitInt;
+
 use crate::parse::{AmqpSource, Block, Entry, HttpEntry, PathTemplate, ResourceKind};
 
 pub(crate) fn block(block: &Block, cx: &mut Ctxt) {
@@ -30,6 +32,12 @@ fn resources_served(block: &Block, cx: &mut Ctxt) {
         for resource in &binding.resources {
             let word = match &resource.kind {
                 ResourceKind::Produce { .. } => continue,
+                ResourceKind::Source(AmqpSource::Consume {
+                    prefetch, attempts, ..
+                }) if is_ws => {
+                    session_consumer_settings(prefetch.as_ref(), attempts.as_ref(), cx);
+                    continue;
+                }
                 ResourceKind::Source(_) if is_ws => continue,
                 ResourceKind::Source(AmqpSource::Consume { .. }) => "consume",
                 ResourceKind::Source(AmqpSource::Subscribe { .. }) => "subscribe",
@@ -42,6 +50,26 @@ fn resources_served(block: &Block, cx: &mut Ctxt) {
                 ),
             );
         }
+    }
+}
+
+/// A session's consumer takes the service's prefetch and never retries: it
+/// acks what it wrote to the socket. Settings that would do nothing there
+/// do not compile.
+fn session_consumer_settings(prefetch: Option<&LitInt>, attempts: Option<&LitInt>, cx: &mut Ctxt) {
+    if let Some(prefetch) = prefetch {
+        cx.error(
+            prefetch.span(),
+            "`prefetch` applies to `amqp consume` entries; a WebSocket session's consumer \
+             takes the service's prefetch (`EVENTLY_AMQP_PREFETCH`)",
+        );
+    }
+    if let Some(attempts) = attempts {
+        cx.error(
+            attempts.span(),
+            "`attempts` applies to `amqp consume` entries; a WebSocket session does not retry \
+             a message, it acks what it wrote to the socket",
+        );
     }
 }
 
@@ -272,6 +300,51 @@ mod tests {
         assert!(messages[0].contains("=>"), "{messages:?}");
         assert!(messages[1].contains("FETCH"), "{messages:?}");
         assert!(messages[2].contains("prefetch"), "{messages:?}");
+    }
+
+    #[test]
+    fn consume_settings_come_in_either_order_once_each() {
+        for source in [
+            r#"amqp consume "q" prefetch 8 attempts 2 => c;"#,
+            r#"amqp consume "q" attempts 2 prefetch 8 => c;"#,
+        ] {
+            let (block, messages) = run(source);
+            assert!(messages.is_empty(), "{messages:?}");
+            let Entry::Amqp {
+                source:
+                    AmqpSource::Consume {
+                        prefetch, attempts, ..
+                    },
+                ..
+            } = &block.bindings[0].entry
+            else {
+                panic!("the binding consumes");
+            };
+            assert_eq!(prefetch.as_ref().unwrap().base10_parse::<u16>().unwrap(), 8);
+            assert_eq!(attempts.as_ref().unwrap().base10_parse::<u32>().unwrap(), 2);
+        }
+
+        let messages = errors(
+            r#"
+            amqp consume "a" attempts 0 => a;
+            amqp consume "b" attempts 1 attempts 2 => b;
+            ws "/c" + amqp consume "c" prefetch 3 attempts 2 => c;
+        "#,
+        );
+        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert!(messages[0].contains("attempts must be"), "{messages:?}");
+        assert!(
+            messages[1].contains("`attempts` is given twice"),
+            "{messages:?}"
+        );
+        assert!(
+            messages[2].contains("`prefetch` applies to"),
+            "{messages:?}"
+        );
+        assert!(
+            messages[3].contains("`attempts` applies to"),
+            "{messages:?}"
+        );
     }
 
     #[test]

@@ -45,14 +45,16 @@ pub(crate) fn app(block: &Block) -> TokenStream {
                         quorum,
                         exchange,
                         prefetch,
+                        attempts,
                     },
                 ..
             } => {
                 let exchange = option(exchange.as_ref().map(exchange_binding));
                 let prefetch = option(prefetch.as_ref().map(ToTokens::to_token_stream));
+                let attempts = option(attempts.as_ref().map(ToTokens::to_token_stream));
                 quote! {
                     ::evently::__private::consume_binding(
-                        #queue, #quorum, #exchange, #prefetch, #resources, #handler,
+                        #queue, #quorum, #exchange, #prefetch, #attempts, #resources, #handler,
                     )
                 }
             }

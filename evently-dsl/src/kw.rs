@@ -17,6 +17,7 @@ syn::custom_keyword!(produce);
 syn::custom_keyword!(exchange);
 syn::custom_keyword!(key);
 syn::custom_keyword!(prefetch);
+syn::custom_keyword!(attempts);
 syn::custom_keyword!(quorum);
 syn::custom_keyword!(instantly);
 syn::custom_keyword!(once_finished);

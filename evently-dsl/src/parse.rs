@@ -79,13 +79,15 @@ pub(crate) struct Method {
 #[allow(dead_code)]
 /// Where AMQP messages come from.
 pub(crate) enum AmqpSource {
-    /// `consume "queue" quorum? (exchange "name" (key "routing.key")?)? (prefetch N)?`:
-    /// `quorum` declares a replicated quorum queue rather than a classic one.
+    /// `consume "queue" quorum? (exchange "name" (key "routing.key")?)?
+    /// (prefetch N)? (attempts N)?`, the last two in either order: `quorum`
+    /// declares a replicated quorum queue rather than a classic one.
     Consume {
         queue: LitStr,
         quorum: bool,
         exchange: Option<ExchangeRef>,
         prefetch: Option<LitInt>,
+        attempts: Option<LitInt>,
     },
     /// `subscribe "exchange" (key "routing.key")?`: an exclusive queue bound
     /// to the exchange, living as long as the consumer.
@@ -527,24 +529,39 @@ impl Parse for AmqpSource {
             } else {
                 None
             };
-            let prefetch = if input.peek(kw::prefetch) {
-                input.parse::<kw::prefetch>()?;
-                let n: LitInt = input.parse()?;
-                if n.base10_parse::<u16>().map_or(true, |n| n == 0) {
-                    return Err(syn::Error::new(
-                        n.span(),
-                        "prefetch must be between 1 and 65535",
-                    ));
+            let (mut prefetch, mut attempts) = (None, None);
+            loop {
+                if input.peek(kw::prefetch) {
+                    let word = input.parse::<kw::prefetch>()?;
+                    let n = once(prefetch.is_none(), word.span, "prefetch", input)?;
+                    if n.base10_parse::<u16>().map_or(true, |n| n == 0) {
+                        return Err(syn::Error::new(
+                            n.span(),
+                            "prefetch must be between 1 and 65535",
+                        ));
+                    }
+                    prefetch = Some(n);
+                } else if input.peek(kw::attempts) {
+                    let word = input.parse::<kw::attempts>()?;
+                    let n = once(attempts.is_none(), word.span, "attempts", input)?;
+                    if n.base10_parse::<u32>().map_or(true, |n| n == 0) {
+                        return Err(syn::Error::new(
+                            n.span(),
+                            "attempts must be between 1 and 4294967295: 1 dead-letters a \
+                             message the first time its handler fails",
+                        ));
+                    }
+                    attempts = Some(n);
+                } else {
+                    break;
                 }
-                Some(n)
-            } else {
-                None
-            };
+            }
             Ok(AmqpSource::Consume {
                 queue,
                 quorum,
                 exchange,
                 prefetch,
+                attempts,
             })
         } else if lookahead.peek(kw::subscribe) {
             input.parse::<kw::subscribe>()?;
@@ -558,6 +575,14 @@ impl Parse for AmqpSource {
             Err(lookahead.error())
         }
     }
+}
+
+/// The number after `word`, which the binding may give only once.
+fn once(first: bool, word: Span, what: &str, input: ParseStream<'_>) -> syn::Result<LitInt> {
+    if !first {
+        return Err(syn::Error::new(word, format!("`{what}` is given twice")));
+    }
+    input.parse()
 }
 
 impl Parse for ExchangeRef {

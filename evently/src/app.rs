@@ -152,9 +152,15 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                     http.push((binding, unbound(Arc::clone(&state), context)));
                 }
                 (HandlerKind::Amqp(unbound), entry) => {
-                    let (source, prefetch) = match entry {
-                        Entry::Consume(consume) => (Source::Queue(consume), consume.prefetch()),
-                        Entry::Subscribe(subscribe) => (Source::Subscription(subscribe), None),
+                    let (source, prefetch, attempts) = match entry {
+                        Entry::Consume(consume) => (
+                            Source::Queue(consume),
+                            consume.prefetch(),
+                            consume.attempts(),
+                        ),
+                        Entry::Subscribe(subscribe) => {
+                            (Source::Subscription(subscribe), None, None)
+                        }
                         _ => unreachable!("AMQP handlers are bound to consumers"),
                     };
                     consumers.push(QueueConsumer {
@@ -164,7 +170,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                         readiness: readiness.clone(),
                         stats: metrics.consumer(source.describe()),
                         prefetch: prefetch.unwrap_or(config.prefetch),
-                        attempts: config.retry_attempts,
+                        attempts: attempts.unwrap_or(config.retry_attempts),
                         retry_delay: config.retry_delay,
                     });
                 }

@@ -267,6 +267,9 @@ fn entry_text(binding: &Binding) -> String {
             if let Some(prefetch) = consume.prefetch() {
                 let _ = write!(text, " prefetch {prefetch}");
             }
+            if let Some(attempts) = consume.attempts() {
+                let _ = write!(text, " attempts {attempts}");
+            }
             text
         }
         Entry::Subscribe(subscribe) => {

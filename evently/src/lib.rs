@@ -60,8 +60,9 @@
 //!
 //! resource  = "amqp"? "produce" target mode? ("as" name)?
 //!           | "amqp"? source
-//! source    = "consume" "queue" "quorum"? ("exchange" "name" ("key" "routing.key")?)? ("prefetch" N)?
+//! source    = "consume" "queue" "quorum"? ("exchange" "name" ("key" "routing.key")?)? setting*
 //!           | "subscribe" "exchange" ("key" "routing.key")?
+//! setting   = "prefetch" N | "attempts" N          of an `amqp consume` entry, each once
 //! target    = "queue" | "exchange" "name" ("key" "routing.key")?
 //! mode      = "once_finished" | "instantly"
 //! ```
@@ -187,7 +188,8 @@
 //!   "acme").send()` gives one message a routing key of its own (for a
 //!   producer to an exchange) and headers.
 //! - **Retries and dead letters.** A failed message is tried again after the
-//!   retry delay, up to the configured number of attempts, by publishing a
+//!   retry delay, up to the configured number of attempts
+//!   (`EVENTLY_AMQP_RETRY_ATTEMPTS`, or `attempts N` in the binding), by publishing a
 //!   copy at the back of its queue with an `x-evently-attempt` header, then
 //!   acking the original. After the last attempt it goes to the queue's
 //!   dead-letter queue, `<queue>.dead-letter`, with `x-evently-reason`,

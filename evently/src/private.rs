@@ -107,11 +107,12 @@ pub const fn consume_binding(
     quorum: bool,
     exchange: Option<ExchangeBinding>,
     prefetch: Option<u16>,
+    attempts: Option<u32>,
     resources: &'static [Resource],
     handler: &'static str,
 ) -> Binding {
     Binding::new(
-        Entry::Consume(Consume::new(queue, quorum, exchange, prefetch)),
+        Entry::Consume(Consume::new(queue, quorum, exchange, prefetch, attempts)),
         resources,
         handler,
     )

@@ -115,6 +115,7 @@ pub struct Consume {
     quorum: bool,
     exchange: Option<ExchangeBinding>,
     prefetch: Option<u16>,
+    attempts: Option<u32>,
 }
 
 /// An exchange a handler subscribes to. Each running instance consumes from
@@ -313,12 +314,14 @@ impl Consume {
         quorum: bool,
         exchange: Option<ExchangeBinding>,
         prefetch: Option<u16>,
+        attempts: Option<u32>,
     ) -> Self {
         Consume {
             queue,
             quorum,
             exchange,
             prefetch,
+            attempts,
         }
     }
 
@@ -341,6 +344,12 @@ impl Consume {
     /// The binding's own prefetch, overriding the configured one.
     pub fn prefetch(&self) -> Option<u16> {
         self.prefetch
+    }
+
+    /// The binding's own number of attempts before a message is
+    /// dead-lettered, overriding the configured one.
+    pub fn attempts(&self) -> Option<u32> {
+        self.attempts
     }
 
     /// Where messages that cannot be handled end up.

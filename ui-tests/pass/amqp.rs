@@ -11,7 +11,8 @@ evently! {
         + produce "invoices"
         + produce exchange "audit" fanout instantly as audit
         => on_order;
-    amqp consume "invoices" quorum exchange "billing" key "invoice.*" => on_invoice;
+    amqp consume "invoices" quorum exchange "billing" key "invoice.*" attempts 5 prefetch 2
+        => on_invoice;
 }
 
 #[derive(Clone)]
