@@ -152,15 +152,9 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                     http.push((binding, unbound(Arc::clone(&state), context)));
                 }
                 (HandlerKind::Amqp(unbound), entry) => {
-                    let (source, prefetch, attempts) = match entry {
-                        Entry::Consume(consume) => (
-                            Source::Queue(consume),
-                            consume.prefetch(),
-                            consume.attempts(),
-                        ),
-                        Entry::Subscribe(subscribe) => {
-                            (Source::Subscription(subscribe), None, None)
-                        }
+                    let source = match entry {
+                        Entry::Consume(consume) => Source::Queue(consume),
+                        Entry::Subscribe(subscribe) => Source::Subscription(subscribe),
                         _ => unreachable!("AMQP handlers are bound to consumers"),
                     };
                     consumers.push(QueueConsumer {
@@ -169,8 +163,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
                         broker: broker.clone().expect("a consumer implies a broker"),
                         readiness: readiness.clone(),
                         stats: metrics.consumer(source.describe()),
-                        prefetch: prefetch.unwrap_or(config.prefetch),
-                        attempts: attempts.unwrap_or(config.retry_attempts),
+                        prefetch: source.prefetch().unwrap_or(config.prefetch),
+                        attempts: source.attempts().unwrap_or(config.retry_attempts),
                         retry_delay: config.retry_delay,
                     });
                 }

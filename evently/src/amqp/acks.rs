@@ -219,14 +219,7 @@ impl State {
         // handled or nacked: one frame for all of them.
         let mut run = None;
         let mut acks = 0_usize;
-        while self
-            .slots
-            .front()
-            .is_some_and(|slot| slot.fate == Fate::Ack)
-        {
-            let Some(slot) = self.slots.pop_front() else {
-                break;
-            };
+        while let Some(slot) = self.slots.pop_front_if(|slot| slot.fate == Fate::Ack) {
             run = Some((slot.tag, slot.acker));
             acks += 1;
         }
@@ -296,12 +289,6 @@ impl Settle {
 
 /// Sends the frames of a batch and waits until lapin has written them all.
 async fn send(settles: Vec<Settle>) {
-    if settles.len() == 1 {
-        if let Some(settle) = settles.into_iter().next() {
-            settle.send().await;
-        }
-        return;
-    }
     futures_util::future::join_all(settles.into_iter().map(Settle::send)).await;
 }
 

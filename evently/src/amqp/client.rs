@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::broker::Broker;
 use super::envelope::{Envelope, HeaderValue};
-use super::producer::{ProduceError, message_id, now};
+use super::producer::ProduceError;
 
 /// Publishes into the service's broker and reads what the service
 /// produced, whichever broker it is (`Running::broker`).
@@ -112,15 +112,8 @@ impl BrokerClient {
         payload: Bytes,
         headers: BTreeMap<String, HeaderValue>,
     ) -> Result<String, ProduceError> {
-        let id = message_id();
-        let envelope = Envelope {
-            payload,
-            message_id: Some(id.clone()),
-            correlation_id: None,
-            timestamp: Some(now()),
-            content_type: Some("application/json".to_owned()),
-            headers,
-        };
+        let envelope = Envelope::json(payload, None, headers);
+        let id = envelope.message_id.clone().unwrap_or_default();
         self.broker
             .publish(exchange, routing_key, envelope)
             .await

@@ -49,6 +49,22 @@ impl Source {
         }
     }
 
+    /// The binding's own prefetch; a subscription takes the service's.
+    pub(crate) fn prefetch(self) -> Option<u16> {
+        match self {
+            Source::Queue(consume) => consume.prefetch(),
+            Source::Subscription(_) => None,
+        }
+    }
+
+    /// The binding's own attempts; a subscription takes the service's.
+    pub(crate) fn attempts(self) -> Option<u32> {
+        match self {
+            Source::Queue(consume) => consume.attempts(),
+            Source::Subscription(_) => None,
+        }
+    }
+
     /// What the logs and metrics call it.
     pub(crate) fn describe(self) -> String {
         match self {

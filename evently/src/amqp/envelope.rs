@@ -16,6 +16,24 @@ pub(crate) struct Envelope {
     pub(crate) headers: BTreeMap<String, HeaderValue>,
 }
 
+impl Envelope {
+    /// A JSON message with a fresh id and the current time.
+    pub(crate) fn json(
+        payload: Bytes,
+        correlation_id: Option<String>,
+        headers: BTreeMap<String, HeaderValue>,
+    ) -> Envelope {
+        Envelope {
+            payload,
+            message_id: Some(super::producer::message_id()),
+            correlation_id,
+            timestamp: Some(super::producer::now()),
+            content_type: Some("application/json".to_owned()),
+            headers,
+        }
+    }
+}
+
 /// A header value: the two kinds evently writes and reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum HeaderValue {

@@ -6,6 +6,7 @@
 //! succeeded (before acking the message that caused it, or before sending an
 //! HTTP response) and drops it when the handler failed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
@@ -36,23 +37,9 @@ pub(crate) struct Invocation {
 /// A `once_finished` message waiting for its handler to succeed.
 struct Pending {
     exchange: &'static str,
-    routing_key: RoutingKey,
+    /// The binding's, or one the handler chose for the message.
+    routing_key: Cow<'static, str>,
     envelope: Envelope,
-}
-
-/// The binding's routing key, or one the handler chose for the message.
-enum RoutingKey {
-    Bound(&'static str),
-    Chosen(String),
-}
-
-impl RoutingKey {
-    fn as_str(&self) -> &str {
-        match self {
-            RoutingKey::Bound(key) => key,
-            RoutingKey::Chosen(key) => key,
-        }
-    }
 }
 
 impl Invocation {
@@ -86,28 +73,23 @@ impl Invocation {
         let mut outbox = std::mem::take(&mut *self.outbox.lock().expect("outbox lock"));
         if outbox.len() <= 1 {
             // The common case needs no joining.
-            let Some(pending) = outbox.pop() else {
-                return Ok(());
+            return match outbox.pop() {
+                Some(pending) => self.publish(pending).await,
+                None => Ok(()),
             };
-            return self
-                .broker
-                .publish(
-                    pending.exchange,
-                    pending.routing_key.as_str(),
-                    pending.envelope,
-                )
-                .await
-                .map_err(ProduceError::publish);
         }
-        let sends = outbox.iter_mut().map(|pending| {
-            let envelope = std::mem::take(&mut pending.envelope);
-            self.broker
-                .publish(pending.exchange, pending.routing_key.as_str(), envelope)
-        });
+        let sends = outbox.into_iter().map(|pending| self.publish(pending));
         for result in futures_util::future::join_all(sends).await {
-            result.map_err(ProduceError::publish)?;
+            result?;
         }
         Ok(())
+    }
+
+    async fn publish(&self, pending: Pending) -> Result<(), ProduceError> {
+        self.broker
+            .publish(pending.exchange, &pending.routing_key, pending.envelope)
+            .await
+            .map_err(ProduceError::publish)
     }
 
     /// Forgets the `once_finished` messages of a failed handler.
@@ -125,8 +107,7 @@ impl Producer {
     /// producer, when the broker does not confirm it: no queue is bound for
     /// it, the broker refused it, or the broker is unreachable.
     pub async fn send<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), ProduceError> {
-        let routing_key = RoutingKey::Bound(self.target.routing_key());
-        self.publish(message, routing_key, BTreeMap::new()).await
+        self.message(message).send().await
     }
 
     /// A message to send with a routing key or headers of its own.
@@ -148,43 +129,6 @@ impl Producer {
             message,
             key: None,
             headers: BTreeMap::new(),
-        }
-    }
-
-    async fn publish<T: Serialize + ?Sized>(
-        &self,
-        message: &T,
-        routing_key: RoutingKey,
-        headers: BTreeMap<String, HeaderValue>,
-    ) -> Result<(), ProduceError> {
-        let payload = serde_json::to_vec(message).map_err(ProduceError::encode)?;
-        let envelope = Envelope {
-            payload: payload.into(),
-            message_id: Some(message_id()),
-            correlation_id: self.invocation.correlation_id.clone(),
-            timestamp: Some(now()),
-            content_type: Some("application/json".to_owned()),
-            headers,
-        };
-        let exchange = self.target.exchange();
-        if self.target.instantly() {
-            // Boxed so that every handler's future does not carry a publish's
-            // state, which is large, for the few that send instantly.
-            let broker = &self.invocation.broker;
-            Box::pin(broker.publish(exchange, routing_key.as_str(), envelope))
-                .await
-                .map_err(ProduceError::publish)
-        } else {
-            self.invocation
-                .outbox
-                .lock()
-                .expect("outbox lock")
-                .push(Pending {
-                    exchange,
-                    routing_key,
-                    envelope,
-                });
-            Ok(())
         }
     }
 
@@ -230,10 +174,16 @@ impl<T: Serialize + ?Sized> Outgoing<'_, T> {
     /// As [`Producer::send`]; and when a key was chosen for a producer to a
     /// queue.
     pub async fn send(self) -> Result<(), ProduceError> {
-        let target = self.producer.target;
-        let routing_key = match (self.key, target.queue()) {
-            (None, _) => RoutingKey::Bound(target.routing_key()),
-            (Some(key), None) => RoutingKey::Chosen(key),
+        let Outgoing {
+            producer,
+            message,
+            key,
+            headers,
+        } = self;
+        let target = producer.target;
+        let routing_key = match (key, target.queue()) {
+            (None, _) => Cow::Borrowed(target.routing_key()),
+            (Some(key), None) => Cow::Owned(key),
             (Some(key), Some(queue)) => {
                 return Err(ProduceError {
                     kind: Kind::KeyForQueue {
@@ -243,9 +193,22 @@ impl<T: Serialize + ?Sized> Outgoing<'_, T> {
                 });
             }
         };
-        self.producer
-            .publish(self.message, routing_key, self.headers)
-            .await
+        let payload = serde_json::to_vec(message).map_err(ProduceError::encode)?;
+        let correlation_id = producer.invocation.correlation_id.clone();
+        let pending = Pending {
+            exchange: target.exchange(),
+            routing_key,
+            envelope: Envelope::json(payload.into(), correlation_id, headers),
+        };
+        if target.instantly() {
+            // Boxed so that every handler's future does not carry a publish's
+            // state, which is large, for the few that send instantly.
+            Box::pin(producer.invocation.publish(pending)).await
+        } else {
+            let mut outbox = producer.invocation.outbox.lock().expect("outbox lock");
+            outbox.push(pending);
+            Ok(())
+        }
     }
 }
 
